@@ -1,0 +1,137 @@
+"""Options objects for every stage, with defaults, loadable from ``configs/*.yaml``.
+
+Each field states its unit and what raising or lowering it costs. A YAML file holds one mapping
+per section (``detect``, ``align``, ``embed``, ``match``, ``templates``, ``capture``); keys it
+leaves out keep their defaults, and an unknown key is an error rather than silently ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+
+@dataclass
+class DetectOptions:
+    model: str = "short"
+    """BlazeFace model: "short" for faces within about 2 m of the camera (webcams, close
+    shots), "full" for smaller, more distant faces (slower, about 2x)."""
+    min_confidence: float = 0.5
+    """Detector score below which a box is dropped. Raising it removes false boxes but misses
+    faces in profile or poor light."""
+    min_face_px: int = 20
+    """Smallest face side, in pixels of the original frame, that is kept. Smaller faces carry
+    too little detail for a reliable embedding."""
+    upscale_below_px: int = 320
+    """Frames whose shorter side is below this many pixels are enlarged before detection, so
+    small faces in low-resolution footage reach the detector's working size."""
+
+
+@dataclass
+class AlignOptions:
+    size: int = 112
+    """Side of the square aligned crop, in pixels; must match the encoder's input size."""
+
+
+@dataclass
+class EmbedOptions:
+    weights: str = ""
+    """Folder holding manifest.json and the encoder files. Empty means the shipped weights."""
+    device: str = "auto"
+    """"cpu", "gpu" or "auto" (the GPU when TensorFlow sees one). On CPU the TFLite encoder
+    is used: it starts faster and runs a single face in a fraction of the Keras model's time."""
+    threads: int = 2
+    """CPU threads for the TFLite encoder."""
+
+
+@dataclass
+class MatchOptions:
+    threshold: str = "best"
+    """A threshold name from the weights' manifest ("best" for best accuracy, "strict" for a
+    low false-accept rate, as at a door) or a number: the similarity above which two faces
+    are the same person."""
+
+
+@dataclass
+class TemplateOptions:
+    policy: str = "confident"
+    """"none" keeps only the enrolled embeddings; "confident" also learns exemplars from
+    frames matched well above the threshold."""
+    learn_margin: float = 0.15
+    """How far above the threshold, in similarity, a face must score before it may teach the
+    templates. Lower learns new looks sooner but lets borderline faces in."""
+    max_exemplars: int = 16
+    """Learned exemplars kept per target. Oldest go first; enrolled embeddings never go."""
+    min_novelty: float = 0.05
+    """A candidate whose similarity to an existing template is above 1 - min_novelty is a
+    near duplicate and is not stored."""
+
+
+@dataclass
+class CaptureOptions:
+    folder_fps: float = 30.0
+    """Frame rate assumed for a folder of images, in frames per second; sets each frame's time."""
+    realtime: bool = True
+    """For `watch` on a file: drop frames when processing falls behind, as a live camera would."""
+    timeout: float = 5.0
+    """Seconds to wait for a camera or stream to give a frame before giving up. Raise it for
+    slow network streams; lowering it makes a dead source fail sooner."""
+
+
+@dataclass
+class Config:
+    detect: DetectOptions = field(default_factory=DetectOptions)
+    align: AlignOptions = field(default_factory=AlignOptions)
+    embed: EmbedOptions = field(default_factory=EmbedOptions)
+    match: MatchOptions = field(default_factory=MatchOptions)
+    templates: TemplateOptions = field(default_factory=TemplateOptions)
+    capture: CaptureOptions = field(default_factory=CaptureOptions)
+
+
+def _apply(section: Any, values: dict[str, Any], where: str) -> None:
+    known = {f.name: f for f in dataclasses.fields(section)}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(f"{where}: unknown option {key!r}; known: {', '.join(known)}")
+        current = getattr(section, key)
+        if isinstance(current, bool) and not isinstance(value, bool):
+            raise ConfigError(f"{where}.{key}: expected true or false, got {value!r}")
+        if isinstance(current, (int, float)) and not isinstance(current, bool):
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise ConfigError(f"{where}.{key}: expected a number, got {value!r}")
+            value = type(current)(value)
+        if isinstance(current, str):
+            value = str(value)
+        setattr(section, key, value)
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Defaults, overridden by the YAML file at ``path`` when one is given."""
+    config = Config()
+    if path is None:
+        return config
+
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config ({exc.strerror})") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections")
+
+    sections = {f.name for f in dataclasses.fields(config)}
+    for name, values in data.items():
+        if name not in sections:
+            raise ConfigError(f"{path}: unknown section {name!r}; known: {', '.join(sections)}")
+        if not isinstance(values, dict):
+            raise ConfigError(f"{path}: section {name!r} must be a mapping")
+        _apply(getattr(config, name), values, f"{path}:{name}")
+    return config

@@ -1,0 +1,178 @@
+"""The encoder at run time: aligned crops in, unit-length embeddings out.
+
+On CPU the TFLite export runs (fast start, fast single faces); on a GPU the Keras model runs.
+Every face of a frame goes through in one batched call.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .config import EmbedOptions
+from .errors import ModelError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "default"
+
+
+@dataclass
+class Manifest:
+    """What the weights folder says about itself (manifest.json)."""
+
+    path: Path
+    data: dict
+
+    @property
+    def input_size(self) -> int:
+        return int(self.data["input_size"])
+
+    @property
+    def embedding_dim(self) -> int:
+        return int(self.data["embedding_dim"])
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        return {k: float(v["value"]) for k, v in self.data.get("thresholds", {}).items()}
+
+    def threshold(self, spec: str | float | None = None) -> float:
+        """A threshold by name from the manifest ("best", "strict") or as a number."""
+        if spec is None or spec == "":
+            spec = self.data.get("default_threshold", "best")
+        if isinstance(spec, (int, float)):
+            return float(spec)
+        try:
+            return float(spec)
+        except ValueError:
+            pass
+        if spec not in self.thresholds:
+            names = ", ".join(self.thresholds) or "none"
+            raise ModelError(f"threshold {spec!r} is neither a number nor one of the manifest's "
+                             f"named thresholds ({names})")
+        return self.thresholds[spec]
+
+
+def weights_dir(path: str | Path | None = None) -> Path:
+    """The weights folder: ``path``, else $LIVESIAM_WEIGHTS, else the shipped default."""
+    if path:
+        return Path(path)
+    env = os.environ.get("LIVESIAM_WEIGHTS")
+    return Path(env) if env else DEFAULT_WEIGHTS
+
+
+def load_manifest(path: str | Path | None = None) -> Manifest:
+    folder = weights_dir(path)
+    file = folder / "manifest.json"
+    if not file.is_file():
+        raise ModelError(f"{folder}: no manifest.json; point --weights at a folder of trained "
+                         f"weights")
+    try:
+        data = json.loads(file.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{file}: unreadable manifest ({exc})") from exc
+    for key in ("input_size", "embedding_dim", "files"):
+        if key not in data:
+            raise ModelError(f"{file}: manifest lacks {key!r}")
+    return Manifest(folder, data)
+
+
+def _gpu_available() -> bool:
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+class Embedder:
+    """Turns batches of aligned RGB uint8 crops into L2-normalised float32 embeddings."""
+
+    def __init__(self, options: EmbedOptions | None = None) -> None:
+        self.options = options or EmbedOptions()
+        self.manifest = load_manifest(self.options.weights or None)
+        device = self.options.device
+        if device not in ("auto", "cpu", "gpu"):
+            raise ModelError(f"device must be auto, cpu or gpu, not {device!r}")
+        if device == "gpu" and not _gpu_available():
+            raise ModelError("--device gpu: TensorFlow sees no GPU on this machine")
+        if device == "auto":
+            device = "gpu" if _gpu_available() else "cpu"
+        self.device = device
+        self._interpreter = None
+        self._model = None
+        self._batch = 0
+        if device == "cpu":
+            self._load_tflite()
+        else:
+            self._load_keras()
+        log.info("encoder %s on %s", self.manifest.data.get("architecture", "?"), device)
+
+    @property
+    def input_size(self) -> int:
+        return self.manifest.input_size
+
+    def _file(self, name: str) -> Path:
+        path = self.manifest.path / name
+        if not path.is_file():
+            raise ModelError(f"{path}: missing; the weights folder is incomplete")
+        return path
+
+    def _load_tflite(self) -> None:
+        import tensorflow as tf
+
+        with warnings.catch_warnings():
+            # tf.lite.Interpreter announces its own deprecation; it still works and avoids a
+            # second runtime dependency.
+            warnings.simplefilter("ignore")
+            self._interpreter = tf.lite.Interpreter(
+                model_path=str(self._file("encoder.tflite")), num_threads=self.options.threads)
+        self._input = self._interpreter.get_input_details()[0]["index"]
+        self._output = self._interpreter.get_output_details()[0]["index"]
+        self._resize(1)
+
+    def _resize(self, batch: int) -> None:
+        if batch == self._batch:
+            return
+        size = self.input_size
+        self._interpreter.resize_tensor_input(self._input, [batch, size, size, 3], strict=False)
+        self._interpreter.allocate_tensors()
+        self._batch = batch
+
+    def _load_keras(self) -> None:
+        import keras
+
+        from .training import losses, siamese  # noqa: F401  (registers custom layers)
+
+        self._model = keras.saving.load_model(self._file("encoder.keras"), compile=False)
+
+    def embed(self, crops: np.ndarray) -> np.ndarray:
+        """(n, size, size, 3) uint8 crops -> (n, dim) unit-length embeddings."""
+        crops = np.asarray(crops)
+        size = self.input_size
+        if crops.ndim != 4 or crops.shape[1:] != (size, size, 3):
+            raise ValueError(f"expected crops of shape (n, {size}, {size}, 3), got {crops.shape}")
+        n = len(crops)
+        if n == 0:
+            return np.zeros((0, self.manifest.embedding_dim), dtype=np.float32)
+        x = crops.astype(np.float32)
+        if self._interpreter is not None:
+            self._resize(n)
+            self._interpreter.set_tensor(self._input, x)
+            self._interpreter.invoke()
+            out = self._interpreter.get_tensor(self._output).copy()
+        else:
+            out = np.asarray(self._model(x, training=False))
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return (out / np.maximum(norms, 1e-12)).astype(np.float32)
+
+    def embed_many(self, crops: np.ndarray, batch_size: int = 64) -> np.ndarray:
+        """Embed a large array of crops in batches (evaluation, enrolment of many photos)."""
+        parts = [self.embed(crops[i:i + batch_size]) for i in range(0, len(crops), batch_size)]
+        if not parts:
+            return np.zeros((0, self.manifest.embedding_dim), dtype=np.float32)
+        return np.concatenate(parts)

@@ -1,0 +1,110 @@
+"""A target's templates: the enrolled embeddings, frozen, and exemplars learned on the way.
+
+Appearance drifts (pose, light, expression, glasses), and a matcher that only knows the
+enrolment photo loses its target. Learning from frames fixes that, and opens a door to
+poisoning: an impostor matched by mistake would teach the templates his own face. The rules
+here keep that door shut:
+
+* the enrolled embeddings never change and never leave;
+* a face teaches only when it matched far above the threshold (``learn_margin``) *and* still
+  matches the enrolled embeddings alone above the threshold, so a chain of small steps cannot
+  walk the templates away from the enrolled person;
+* a candidate nearly identical to a template adds nothing and is skipped (``min_novelty``);
+* learned exemplars are bounded (``max_exemplars``); the oldest leaves first;
+* every update is logged with its frame and score.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .config import TemplateOptions
+
+log = logging.getLogger(__name__)
+
+POLICIES = ("none", "confident")
+
+
+@dataclass
+class Exemplar:
+    embedding: np.ndarray
+    frame: int
+    score: float
+
+
+@dataclass
+class TargetTemplates:
+    """Templates of one target person."""
+
+    name: str
+    enrolled: np.ndarray
+    learned: list[Exemplar] = field(default_factory=list)
+    updates: list[dict] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.enrolled = np.asarray(self.enrolled, dtype=np.float32)
+        if self.enrolled.ndim != 2 or len(self.enrolled) == 0:
+            raise ValueError(f"target {self.name!r} needs at least one enrolled embedding")
+        self.enrolled.setflags(write=False)
+        self._stack = self.enrolled
+
+    @property
+    def embeddings(self) -> np.ndarray:
+        """All templates, enrolled first: (m, dim)."""
+        return self._stack
+
+    def _restack(self) -> None:
+        if self.learned:
+            learned = np.stack([x.embedding for x in self.learned])
+            self._stack = np.concatenate([self.enrolled, learned])
+        else:
+            self._stack = self.enrolled
+
+    def score(self, embeddings: np.ndarray) -> np.ndarray:
+        """(n,) similarity of each embedding to its nearest template."""
+        return (np.asarray(embeddings) @ self._stack.T).max(axis=1)
+
+    def enrolled_score(self, embeddings: np.ndarray) -> np.ndarray:
+        """(n,) similarity of each embedding to the nearest enrolled embedding."""
+        return (np.asarray(embeddings) @ self.enrolled.T).max(axis=1)
+
+
+class TemplateUpdater:
+    """Applies a template-updating policy to targets after each frame's matching."""
+
+    def __init__(self, options: TemplateOptions, threshold: float) -> None:
+        if options.policy not in POLICIES:
+            raise ValueError(f"unknown template policy {options.policy!r}; "
+                             f"choose one of {', '.join(POLICIES)}")
+        self.options = options
+        self.threshold = threshold
+
+    def consider(self, target: TargetTemplates, embedding: np.ndarray, score: float,
+                 frame: int) -> bool:
+        """Learn ``embedding`` (a face labelled as ``target`` with ``score``) if the policy
+        allows it; return whether it was learned."""
+        o = self.options
+        if o.policy == "none":
+            return False
+        if score < self.threshold + o.learn_margin:
+            return False
+        embedding = np.asarray(embedding, dtype=np.float32)
+        anchored = float(target.enrolled_score(embedding[None])[0])
+        if anchored < self.threshold:
+            return False
+        nearest = float(target.score(embedding[None])[0])
+        if nearest > 1.0 - o.min_novelty:
+            return False
+
+        target.learned.append(Exemplar(embedding, frame, score))
+        if len(target.learned) > o.max_exemplars:
+            target.learned.pop(0)
+        target._restack()
+        update = {"target": target.name, "frame": frame, "score": round(score, 4),
+                  "enrolled_score": round(anchored, 4), "exemplars": len(target.learned)}
+        target.updates.append(update)
+        log.debug("template update: %s", update)
+        return True

@@ -1,0 +1,462 @@
+"""Training the face encoder: the recipe, the batch sampler and the loop.
+
+A recipe (``configs/train-*.yaml``) names the datasets, the identities held out, the encoder,
+the Siamese objective and, optionally, a teacher to distil from. Batches hold P identities with
+K images each, plus some single-image identities that serve only as negatives and for
+distillation, so that triplets can be mined online inside every batch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError, DatasetError
+from .augment import AugmentOptions, augment_crop
+from .data import FaceSet, cached_faceset, lfw_folds
+
+log = logging.getLogger(__name__)
+
+OBJECTIVES = ("triplet", "contrastive", "pair")
+MINING = ("batch-hard", "semi-hard")
+
+
+@dataclass
+class DatasetSpec:
+    name: str
+    path: str
+    pick: str = "largest"
+    """"centre" for centred sets such as LFW, "largest" elsewhere."""
+
+
+@dataclass
+class TrainConfig:
+    name: str = "encoder"
+    encoder: str = "resnet"
+    input_size: int = 112
+    embedding_dim: int = 128
+    datasets: list[DatasetSpec] = field(default_factory=list)
+    pairs_file: str = ""
+    """LFW-format pairs file that assigns LFW identities to folds."""
+    holdout_folds: list[int] = field(default_factory=list)
+    """LFW folds whose identities are kept out of training (for an honest evaluation)."""
+    exclude_identities: list[str] = field(default_factory=list)
+    """Identity folder names left out of every dataset (e.g. people who are also in the
+    held-out folds under another dataset)."""
+    objective: str = "triplet"
+    mining: str = "batch-hard"
+    margin: float = 0.3
+    """Triplet margin (Euclidean, on unit-length embeddings) or contrastive margin."""
+    distill_weight: float = 1.0
+    """Weight of the teacher-matching term; 0 trains without a teacher."""
+    relational_weight: float = 1.0
+    """Weight of matching the teacher's pairwise similarities inside a batch."""
+    metric_weight: float = 1.0
+    """Weight of the Siamese objective."""
+    epochs: int = 30
+    identities_per_batch: int = 16
+    images_per_identity: int = 4
+    singletons_per_batch: int = 16
+    learning_rate: float = 2e-3
+    weight_decay: float = 5e-4
+    warmup_epochs: float = 1.0
+    seed: int = 0
+    augment: AugmentOptions = field(default_factory=AugmentOptions)
+    cache_dir: str = "cache"
+
+    @property
+    def batch_size(self) -> int:
+        return self.identities_per_batch * self.images_per_identity + self.singletons_per_batch
+
+
+def load_train_config(path: str | Path) -> TrainConfig:
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read recipe ({exc.strerror})") from exc
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = set(data) - known
+    if unknown:
+        raise ConfigError(f"{path}: unknown recipe keys {sorted(unknown)}")
+    datasets = [DatasetSpec(**d) for d in data.pop("datasets", [])]
+    augment = AugmentOptions(**data.pop("augment", {}))
+    config = TrainConfig(datasets=datasets, augment=augment, **data)
+    if config.objective not in OBJECTIVES:
+        raise ConfigError(f"{path}: objective must be one of {OBJECTIVES}")
+    if config.mining not in MINING:
+        raise ConfigError(f"{path}: mining must be one of {MINING}")
+    if not config.datasets:
+        raise ConfigError(f"{path}: the recipe names no dataset")
+    return config
+
+
+# --- data -------------------------------------------------------------------------------------
+
+def held_out_identities(config: TrainConfig) -> set[str]:
+    names = set(config.exclude_identities)
+    if config.holdout_folds:
+        folds = lfw_folds(config.pairs_file)
+        for fold in config.holdout_folds:
+            names |= folds[fold - 1]
+    return names
+
+
+def load_training_faces(config: TrainConfig) -> tuple[FaceSet, np.ndarray | None]:
+    """The training crops (held-out identities removed) and, with a teacher, its embeddings."""
+    excluded = held_out_identities(config)
+    sets, teachers = [], []
+    for spec in config.datasets:
+        faces = cached_faceset(spec.path, spec.name, config.cache_dir, spec.pick,
+                               config.input_size)
+        if config.distill_weight > 0:
+            from .teacher import teacher_embeddings
+
+            teachers.append(teacher_embeddings(faces, spec.path, config.cache_dir))
+        keep = ~np.isin(faces.identities, list(excluded))
+        log.info("%s: %d images of %d identities kept, %d images held out", spec.name,
+                 int(keep.sum()), len(np.unique(faces.identities[keep])), int((~keep).sum()))
+        sets.append(faces.subset(keep))
+        if teachers:
+            teachers[-1] = teachers[-1][keep]
+    faces = FaceSet.concat(sets)
+    teacher = None
+    if teachers:
+        teacher = np.concatenate(teachers).astype(np.float32)
+        teacher /= np.linalg.norm(teacher, axis=1, keepdims=True) + 1e-12
+    return faces, teacher
+
+
+class PKSampler:
+    """Batches of P identities x K images, plus single-image identities as extra negatives."""
+
+    def __init__(self, labels: np.ndarray, p: int, k: int, singletons: int,
+                 rng: np.random.Generator) -> None:
+        self.rng = rng
+        self.p, self.k, self.singletons = p, k, singletons
+        by_label: dict[int, list[int]] = {}
+        for i, label in enumerate(labels):
+            by_label.setdefault(int(label), []).append(i)
+        self.groups = [np.array(v) for v in by_label.values() if len(v) >= 2]
+        self.single = np.array([v[0] for v in by_label.values() if len(v) == 1], dtype=int)
+        if len(self.groups) < p:
+            raise DatasetError(f"only {len(self.groups)} identities have two or more images; "
+                               f"a batch needs {p}")
+
+    def batch(self) -> np.ndarray:
+        chosen = self.rng.choice(len(self.groups), size=self.p, replace=False)
+        parts = []
+        for g in chosen:
+            members = self.groups[g]
+            parts.append(self.rng.choice(members, size=self.k, replace=len(members) < self.k))
+        if self.singletons and len(self.single):
+            parts.append(self.rng.choice(self.single, size=self.singletons,
+                                         replace=len(self.single) < self.singletons))
+        return np.concatenate(parts)
+
+
+def _batches(faces: FaceSet, labels: np.ndarray, teacher: np.ndarray | None,
+             sampler: PKSampler, config: TrainConfig, rng: np.random.Generator, steps: int):
+    """Augmented batches, prepared on a background thread while the model trains."""
+    out: queue.Queue = queue.Queue(maxsize=4)
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            for _ in range(steps):
+                if stop.is_set():
+                    return
+                idx = sampler.batch()
+                x = np.stack([augment_crop(faces.crops[i], rng, config.augment) for i in idx])
+                t = teacher[idx] if teacher is not None else np.zeros((len(idx), 1), np.float32)
+                out.put((x, labels[idx], t))
+        except BaseException as exc:  # surfaced in the training thread
+            out.put(exc)
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    try:
+        for _ in range(steps):
+            item = out.get()
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+
+
+# --- the loop ---------------------------------------------------------------------------------
+
+class Trainer:
+    """Owns the encoder, the optimiser and the checkpoint folder of one training run."""
+
+    def __init__(self, config: TrainConfig, out_dir: str | Path) -> None:
+        import keras
+        import tensorflow as tf
+
+        from . import losses
+        from .models import build_encoder
+
+        self.config = config
+        self.out = Path(out_dir)
+        self.tf, self.keras, self.losses = tf, keras, losses
+        keras.utils.set_random_seed(config.seed)
+        shape = (config.input_size, config.input_size, 3)
+        self.encoder = build_encoder(config.encoder, shape, config.embedding_dim)
+        self.head = None
+        if config.objective == "pair":
+            self.head = keras.layers.Dense(1, activation="sigmoid", name="pair_head")
+            self.head.build((None, config.embedding_dim))
+        self.optimizer = None
+        self.epoch = 0
+        self.history: list[dict] = []
+
+    # Trainable variables of the encoder and, for the pair objective, its classifier head.
+    def _variables(self) -> list:
+        variables = list(self.encoder.trainable_variables)
+        if self.head is not None:
+            variables += list(self.head.trainable_variables)
+        return variables
+
+    def _build_optimizer(self, steps_per_epoch: int) -> None:
+        keras = self.keras
+        c = self.config
+        total = max(1, c.epochs * steps_per_epoch)
+        warmup = int(c.warmup_epochs * steps_per_epoch)
+        schedule = keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=c.learning_rate / 10, decay_steps=max(1, total - warmup),
+            alpha=0.01, warmup_target=c.learning_rate, warmup_steps=warmup)
+        self.optimizer = keras.optimizers.AdamW(learning_rate=schedule,
+                                                weight_decay=c.weight_decay)
+        self.optimizer.build(self._variables())
+
+    def _metric_loss(self, e, y):
+        tf, losses, c = self.tf, self.losses, self.config
+        if c.objective == "triplet":
+            if c.mining == "batch-hard":
+                return losses.batch_hard_triplet_loss(e, y, c.margin)
+            return losses.semi_hard_triplet_loss(e, y, c.margin)
+
+        # Contrastive and pair objectives use every pair inside the batch, with the same-person
+        # and different-person pairs weighted equally (there are far more of the latter).
+        n = tf.shape(e)[0]
+        i, j = tf.meshgrid(tf.range(n), tf.range(n), indexing="ij")
+        upper = i < j
+        ii, jj = tf.boolean_mask(i, upper), tf.boolean_mask(j, upper)
+        a, b = tf.gather(e, ii), tf.gather(e, jj)
+        same = tf.cast(tf.equal(tf.gather(y, ii), tf.gather(y, jj)), tf.float32)
+        weights = same / tf.maximum(tf.reduce_sum(same), 1.0) + \
+            (1.0 - same) / tf.maximum(tf.reduce_sum(1.0 - same), 1.0)
+        if c.objective == "contrastive":
+            d = tf.sqrt(tf.maximum(tf.reduce_sum(tf.square(a - b), axis=1), 1e-7))
+            per_pair = same * tf.square(d) + (1 - same) * tf.square(tf.maximum(c.margin - d, 0))
+        else:
+            p = tf.squeeze(self.head(tf.abs(a - b)), axis=1)
+            p = tf.clip_by_value(p, 1e-7, 1 - 1e-7)
+            per_pair = -(same * tf.math.log(p) + (1 - same) * tf.math.log(1 - p))
+        return tf.reduce_sum(weights * per_pair) / 2.0
+
+    def _make_step(self):
+        tf, c = self.tf, self.config
+
+        @tf.function(reduce_retracing=True)
+        def step(x, y, t):
+            with tf.GradientTape() as tape:
+                e = self.encoder(x, training=True)
+                metric = self._metric_loss(e, y)
+                loss = c.metric_weight * metric
+                distill = tf.constant(0.0)
+                if c.distill_weight > 0:
+                    # Match the teacher's embedding, and its similarities between the faces
+                    # of the batch: the second term carries the teacher's sense of who
+                    # resembles whom, which generalises to people never seen in training.
+                    direct = tf.reduce_mean(tf.reduce_sum(tf.square(e - t), axis=1))
+                    relational = tf.reduce_mean(tf.square(
+                        tf.matmul(e, e, transpose_b=True) - tf.matmul(t, t, transpose_b=True)))
+                    distill = direct + c.relational_weight * relational
+                    loss = loss + c.distill_weight * distill
+            variables = self._variables()
+            grads = tape.gradient(loss, variables)
+            self.optimizer.apply_gradients(zip(grads, variables))
+            return loss, metric, distill
+
+        return step
+
+    # --- checkpoints --------------------------------------------------------------------------
+
+    def _checkpoint_paths(self) -> tuple[Path, Path, Path]:
+        return (self.out / "checkpoint.weights.h5", self.out / "checkpoint-optimizer.npz",
+                self.out / "checkpoint.json")
+
+    def save_checkpoint(self, rng_state: dict) -> None:
+        weights, opt, state = self._checkpoint_paths()
+        self.out.mkdir(parents=True, exist_ok=True)
+        tmp = weights.with_name("tmp-" + weights.name)
+        self.encoder.save_weights(tmp)
+        tmp.replace(weights)
+        values = {f"v{i}": v.numpy() for i, v in enumerate(self.optimizer.variables)}
+        if self.head is not None:
+            values.update({f"h{i}": v.numpy() for i, v in enumerate(self.head.weights)})
+        tmp_opt = opt.with_name("tmp-" + opt.name)
+        np.savez(tmp_opt, **values)
+        tmp_opt.replace(opt)
+        tmp_state = state.with_name("tmp-" + state.name)
+        tmp_state.write_text(json.dumps({"epoch": self.epoch, "history": self.history,
+                                         "rng": rng_state}, indent=1))
+        tmp_state.replace(state)
+
+    def load_checkpoint(self) -> dict | None:
+        weights, opt, state = self._checkpoint_paths()
+        if not (weights.is_file() and opt.is_file() and state.is_file()):
+            return None
+        self.encoder.load_weights(weights)
+        saved = np.load(opt)
+        for i, v in enumerate(self.optimizer.variables):
+            v.assign(saved[f"v{i}"])
+        if self.head is not None:
+            for i, v in enumerate(self.head.weights):
+                v.assign(saved[f"h{i}"])
+        info = json.loads(state.read_text())
+        self.epoch = int(info["epoch"])
+        self.history = info["history"]
+        log.info("resumed from %s after epoch %d", self.out, self.epoch)
+        return info["rng"]
+
+    # --- run ----------------------------------------------------------------------------------
+
+    def fit(self, faces: FaceSet, teacher: np.ndarray | None, resume: bool = True,
+            steps_per_epoch: int | None = None) -> None:
+        from tqdm import tqdm
+
+        c = self.config
+        _, labels = np.unique(faces.identities, return_inverse=True)
+        labels = labels.astype(np.int32)
+        steps = steps_per_epoch or max(1, len(faces) // c.batch_size)
+        self._build_optimizer(steps)
+        rng = np.random.default_rng(c.seed)
+        rng_state = self.load_checkpoint() if resume else None
+        if rng_state is not None:
+            rng.bit_generator.state = rng_state
+        sampler = PKSampler(labels, c.identities_per_batch, c.images_per_identity,
+                            c.singletons_per_batch, rng)
+        step = self._make_step()
+        tf = self.tf
+
+        while self.epoch < c.epochs:
+            started = time.time()
+            totals = np.zeros(3)
+            bar = tqdm(_batches(faces, labels, teacher, sampler, c, rng, steps), total=steps,
+                       desc=f"epoch {self.epoch + 1}/{c.epochs}", unit="batch")
+            for n, (x, y, t) in enumerate(bar, start=1):
+                values = step(tf.constant(x, tf.float32), tf.constant(y), tf.constant(t))
+                totals += [float(v) for v in values]
+                if not np.isfinite(totals[0]):
+                    raise FloatingPointError(f"loss became {totals[0]} in epoch {self.epoch + 1}"
+                                             f" step {n}; lower the learning rate")
+                bar.set_postfix(loss=f"{totals[0] / n:.4f}", metric=f"{totals[1] / n:.4f}",
+                                distill=f"{totals[2] / n:.4f}")
+            self.epoch += 1
+            self.history.append({"epoch": self.epoch, "loss": totals[0] / steps,
+                                 "metric": totals[1] / steps, "distill": totals[2] / steps,
+                                 "seconds": round(time.time() - started, 1)})
+            self.save_checkpoint(rng.bit_generator.state)
+            log.info("epoch %d: loss %.4f (%.0f s)", self.epoch, totals[0] / steps,
+                     time.time() - started)
+
+
+# --- a whole run: train, evaluate on held-out people, export ---------------------------------
+
+def _embed_with(encoder, crops: np.ndarray, batch: int = 256) -> np.ndarray:
+    out = [np.asarray(encoder(crops[i:i + batch].astype(np.float32), training=False))
+           for i in range(0, len(crops), batch)]
+    e = np.concatenate(out)
+    return e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)
+
+
+def holdout_evaluation(encoder, config: TrainConfig, out_dir: Path | None = None) -> dict:
+    """Metrics on the LFW pairs of the held-out folds, and on every pair of their images."""
+    from .data import read_lfw_pairs
+    from .evaluate import evaluate_scores, identity_scores, pair_scores
+
+    lfw = next(s for s in config.datasets if s.name == "lfw")
+    faces = cached_faceset(lfw.path, lfw.name, config.cache_dir, lfw.pick, config.input_size)
+    pairs = [p for p in read_lfw_pairs(config.pairs_file) if p[3] in config.holdout_folds]
+    embeddings = _embed_with(encoder, faces.crops)
+    by_path = dict(zip(faces.paths.astype(str), embeddings))
+    scores, same, folds = pair_scores(by_path, pairs)
+    pairs_metrics = evaluate_scores(scores, same, folds, out_dir,
+                                    f"LFW folds {config.holdout_folds}")
+
+    held = held_out_identities(config)
+    keep = np.isin(faces.identities, list(held))
+    id_scores, id_same = identity_scores(embeddings[keep], faces.identities[keep])
+    ident_metrics = evaluate_scores(id_scores, id_same, None)
+    return {"pairs": pairs_metrics, "identities": ident_metrics,
+            "no_face": int(faces.whole[np.isin(faces.paths, [p[0] for p in pairs] +
+                                                [p[1] for p in pairs])].sum())}
+
+
+def run(config: TrainConfig, out_dir: str | Path, resume: bool = True,
+        export_to: str | Path | None = None) -> dict:
+    """Train per ``config`` into ``out_dir`` (checkpoints, metrics), then export the weights."""
+    import datetime
+
+    from .export import export_weights
+
+    out = Path(out_dir)
+    started = time.time()
+    faces, teacher = load_training_faces(config)
+    trainer = Trainer(config, out)
+    trainer.fit(faces, teacher, resume=resume)
+    train_seconds = sum(h["seconds"] for h in trainer.history)
+
+    evaluation = holdout_evaluation(trainer.encoder, config, out)
+    (out / "metrics.json").write_text(json.dumps(evaluation, indent=2))
+    pairs = evaluation["pairs"]
+    strict = evaluation["identities"]["threshold_at_far"]["0.001"]
+    manifest = {
+        "architecture": config.encoder,
+        "input_size": config.input_size,
+        "embedding_dim": config.embedding_dim,
+        "input": "aligned RGB crop, pixel values 0..255 (the model rescales them itself)",
+        "score": "cosine similarity of the unit-length embeddings; higher means more alike",
+        "trained": datetime.date.today().isoformat(),
+        "recipe": dataclasses.asdict(config),
+        "training_images": int(len(faces)),
+        "training_identities": int(len(np.unique(faces.identities))),
+        "loss": (f"{config.objective} ({config.mining}, margin {config.margin})"
+                 + (f" + distillation from the dlib ResNet teacher (weight "
+                    f"{config.distill_weight}, relational {config.relational_weight})"
+                    if config.distill_weight > 0 else "")),
+        "training_seconds": round(train_seconds, 1),
+        "evaluation": {
+            "protocol": (f"LFW pairs of folds {config.holdout_folds}, whose identities took no "
+                         f"part in training; accuracy with each fold's threshold chosen on the "
+                         f"other folds"),
+            **evaluation,
+        },
+        "default_threshold": "best",
+        "thresholds": {
+            "best": {"value": pairs["threshold"],
+                     "chosen": "best accuracy on all held-out LFW pairs (for tracking)"},
+        },
+    }
+    if strict is not None:
+        manifest["thresholds"]["strict"] = {
+            "value": strict,
+            "chosen": "false-accept rate 1e-3 over every pair of the held-out LFW images "
+                      "(for doors)"}
+    export_weights(trainer.encoder, export_to or out / "weights", manifest)
+    log.info("run finished in %.0f s: LFW held-out accuracy %.4f", time.time() - started,
+             pairs["accuracy"])
+    return manifest
