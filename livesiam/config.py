@@ -105,6 +105,9 @@ def _apply(section: Any, values: dict[str, Any], where: str) -> None:
                 raise ConfigError(f"{where}.{key}: expected a number, got {value!r}")
             value = type(current)(value)
         if isinstance(current, str):
+            # A number is welcome as text (a threshold); a list, mapping or empty value is not.
+            if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+                raise ConfigError(f"{where}.{key}: expected text, got {value!r}")
             value = str(value)
         setattr(section, key, value)
 
