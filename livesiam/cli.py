@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -84,54 +85,66 @@ def _config(args: argparse.Namespace):
         config.detect.model = args.detector
     if getattr(args, "update", None):
         config.templates.policy = args.update
-    if getattr(args, "fps", None):
-        if args.fps <= 0:
-            raise InputError(f"--fps must be positive, got {args.fps}")
+    if getattr(args, "fps", None) is not None:
+        if not math.isfinite(args.fps) or args.fps <= 0:
+            raise InputError(f"--fps must be a positive number, got {args.fps}")
         config.capture.folder_fps = args.fps
     return config
 
 
-def _targets(args: argparse.Namespace, stages) -> list:
-    """Templates for every --target and gallery identity, in the order given."""
-    from .gallery import default_gallery_path, embed_photos, load_gallery, target_specs
-    from .templates import TargetTemplates
+def _gallery_path(args: argparse.Namespace) -> Path | None:
+    from .gallery import default_gallery_path
+
+    if args.gallery is None:
+        return None
+    return Path(args.gallery) if args.gallery else default_gallery_path()
+
+
+def _check_targets(args: argparse.Namespace) -> None:
+    """Fail on a missing --target path or gallery before seconds go into loading the models."""
+    from .gallery import load_gallery, target_specs
 
     if not args.target and args.gallery is None:
         raise InputError("nobody to look for: give --target [NAME=]PATH or --gallery")
-    targets: dict[str, TargetTemplates] = {}
-    with_detector = stages.detector
-    # Enrolment photos are single images: detect them with a fresh image-mode detector so the
-    # video-mode detector's timestamps stay those of the footage.
-    from .detect import FaceDetector
+    target_specs(args.target)
+    if args.gallery is not None:
+        load_gallery(_gallery_path(args))
 
-    with FaceDetector(with_detector.options, video=False) as detector:
+
+def _targets(args: argparse.Namespace, stages) -> dict:
+    """Enrolled embeddings of every --target and gallery identity, in the order given."""
+    import numpy as np
+
+    from .detect import FaceDetector
+    from .gallery import default_gallery_path, embed_photos, load_gallery, target_specs
+
+    if not args.target and args.gallery is None:
+        raise InputError("nobody to look for: give --target [NAME=]PATH or --gallery")
+    targets: dict[str, np.ndarray] = {}
+    # Enrolment photos are single images: a separate image-mode detector keeps the video-mode
+    # detector's timestamps those of the footage.
+    with FaceDetector(stages.detector.options, video=False) as detector:
         for spec in target_specs(args.target):
-            embeddings = embed_photos(spec.photos, detector, stages.embedder, skip_bad=True)
-            targets[spec.name] = TargetTemplates(spec.name, embeddings)
+            targets[spec.name] = embed_photos(spec.photos, detector, stages.embedder,
+                                              skip_bad=True)
     if args.gallery is not None:
         path = Path(args.gallery) if args.gallery else default_gallery_path()
         for name, embeddings in load_gallery(path, stages.embedder).identities().items():
             if name in targets:
-                import numpy as np
-
-                embeddings = np.concatenate([targets[name].enrolled, embeddings])
-            targets[name] = TargetTemplates(name, embeddings)
-    return list(targets.values())
+                embeddings = np.concatenate([targets[name], embeddings])
+            targets[name] = embeddings
+    return targets
 
 
 def _recognizer(args: argparse.Namespace, config, video: bool):
     from .pipeline import Recognizer, Stages
-    from .templates import TemplateUpdater
 
     stages = Stages.build(config, video=video)
     try:
-        threshold = stages.embedder.manifest.threshold(config.match.threshold)
-        targets = _targets(args, stages)
-        updater = TemplateUpdater(config.templates, threshold)
+        return Recognizer.create(config, _targets(args, stages), stages)
     except BaseException:
         stages.close()
         raise
-    return Recognizer(stages, targets, threshold, updater)
 
 
 # --- commands ---------------------------------------------------------------------------------
@@ -140,8 +153,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from .detect import FaceDetector
     from .embed import Embedder
     from .gallery import face_crop_from_photo
+    from .images import load_image
 
     config = _config(args)
+    # A missing or unreadable photo is reported before seconds go into loading the models.
+    for photo in (args.image_a, args.image_b):
+        load_image(photo)
     embedder = Embedder(config.embed)
     threshold = embedder.manifest.threshold(config.match.threshold)
     with FaceDetector(config.detect) as detector:
@@ -190,33 +207,35 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from .report import AnalysisWriter
 
     config = _config(args)
-    recognizer = _recognizer(args, config, video=True)
     out = Path(args.out)
-    started = time.perf_counter()
-    try:
-        with open_source(args.source, config.capture) as source, \
-                AnalysisWriter(out, source.fps or config.capture.folder_fps, source.size,
-                               write_video=not args.no_video) as writer, \
-                _progress(source.frame_count, "analysing", not args.quiet) as bar:
-            for frame in source:
-                result = recognizer.process(frame)
-                annotated = None
-                if not args.no_video:
-                    annotated = draw_results(frame.image, result.faces, title=source.name)
-                writer.add(result, annotated)
-                bar.update(1)
-            if writer.frames == 0:
-                raise LiveSiamError(f"{args.source}: gave no frames")
-            seconds = time.perf_counter() - started
-            summary = writer.finish(seconds, extra={
-                "source": str(args.source),
-                "targets": recognizer.names,
-                "threshold": round(recognizer.threshold, 4),
-                "device": recognizer.stages.embedder.device,
-                "template_updates": [u for t in recognizer.targets for u in t.updates],
-            })
-    finally:
-        recognizer.stages.close()
+    # The source opens first: one that cannot be read fails before the models load.
+    with open_source(args.source, config.capture) as source:
+        recognizer = _recognizer(args, config, video=True)
+        started = time.perf_counter()
+        try:
+            with AnalysisWriter(out, source.fps or config.capture.folder_fps, source.size,
+                                write_video=not args.no_video) as writer, \
+                    _progress(source.frame_count, "analysing", not args.quiet) as bar:
+                for frame in source:
+                    result = recognizer.process(frame)
+                    annotated = None
+                    if not args.no_video:
+                        annotated = draw_results(frame.image, result.faces, title=source.name)
+                    writer.add(result, annotated)
+                    bar.update(1)
+                if writer.frames == 0:
+                    raise LiveSiamError(f"{args.source}: gave no frames")
+                seconds = time.perf_counter() - started
+                summary = writer.finish(seconds, extra={
+                    "source": str(args.source),
+                    "targets": recognizer.names,
+                    "threshold": round(recognizer.threshold, 4),
+                    "device": recognizer.stages.embedder.device,
+                    "template_updates": [u for t in recognizer.targets for u in t.updates],
+                    "track_events": recognizer.tracker.events if recognizer.tracker else [],
+                })
+        finally:
+            recognizer.stages.close()
     labels = ", ".join(f"{name} {len(v)} interval(s)" for name, v in summary["labels"].items())
     print(f"{summary['frames']} frames in {summary['seconds']:.1f} s ({summary['fps']:.1f} fps)"
           f"; {labels or 'nobody recognised'}; wrote {out}/summary.json, frames.jsonl"
@@ -322,6 +341,95 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return code
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .embed import Embedder
+    from .report import write_json_atomic
+    from .training.evaluate_cli import evaluate_identities, evaluate_pairs
+
+    config = _config(args)
+    if bool(args.pairs) == bool(args.identities):
+        raise InputError("give either --pairs FILE (with --root DIR) or --identities DIR")
+    embedder = Embedder(config.embed)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if args.pairs:
+        if not args.root:
+            raise InputError("--pairs needs --root DIR, the folder the pair paths start from")
+        folds = None
+        if args.folds:
+            try:
+                folds = [int(f) for f in args.folds.split(",") if f.strip()]
+            except ValueError as exc:
+                raise InputError(f"--folds {args.folds}: expected numbers like 7,8") from exc
+        metrics = evaluate_pairs(embedder, args.pairs, args.root, out, folds,
+                                 pick=args.pick or "centre")
+    else:
+        metrics = evaluate_identities(embedder, args.identities, out,
+                                      pick=args.pick or "largest")
+        metrics["accuracy"] = None
+    metrics["weights"] = str(embedder.manifest.path)
+    write_json_atomic(out / "metrics.json", metrics)
+    accuracy = "" if metrics["accuracy"] is None else f"accuracy {metrics['accuracy']:.4f}  "
+    tars = "  ".join(f"TAR@FAR={k} {v:.4f}" for k, v in metrics["tar_at_far"].items()
+                     if v is not None)
+    print(f"{metrics['pairs']} pairs  {accuracy}AUC {metrics['auc']:.4f}  EER "
+          f"{metrics['eer']:.4f}  {tars}  (no face: {metrics['no_face']})")
+    print(f"wrote {out / 'metrics.json'} and {out / 'roc.png'}")
+    return EXIT_OK
+
+
+def cmd_evaluate_track(args: argparse.Namespace) -> int:
+    from .capture import open_source
+    from .report import write_json_atomic
+    from .track_metrics import read_truth, track_metrics
+
+    config = _config(args)
+    if bool(args.truth) == bool(args.present):
+        raise InputError("give either --truth FILE or --present")
+    truth = read_truth(args.truth) if args.truth else None
+    default = config.templates.policy
+    policies = [default]
+    if args.compare_updates:
+        policies = ["none", default if default != "none" else "confident"]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    measured = {}
+    for policy in policies:
+        config.templates.policy = policy
+        recognizer = _recognizer(args, config, video=True)
+        target = recognizer.names[0]
+        results = []
+        try:
+            with open_source(args.source, config.capture) as source, \
+                    _progress(source.frame_count, f"tracking ({policy})", not args.quiet) as bar:
+                for frame in source:
+                    results.append(recognizer.process(frame))
+                    bar.update(1)
+        finally:
+            recognizer.stages.close()
+        if not results:
+            raise LiveSiamError(f"{args.source}: gave no frames")
+        with (out / f"frames-{policy}.jsonl").open("w") as fh:
+            for result in results:
+                fh.write(json.dumps(result.to_json()) + "\n")
+        metrics = track_metrics(results, target, truth)
+        metrics["template_updates"] = sum(len(t.updates) for t in recognizer.targets)
+        measured[policy] = metrics
+
+    report = {"target": target, "policy": policies[-1], **measured[policies[-1]]}
+    if args.compare_updates:
+        report["policies"] = measured
+    write_json_atomic(out / "track_metrics.json", report)
+    for policy, m in measured.items():
+        precision = "n/a" if m["precision"] is None else f"{m['precision']:.3f}"
+        print(f"{policy:>10}: recall {m['recall']:.3f}  precision {precision}  false frames "
+              f"{m['false_frames']}  id switches {m['id_switches']}  template updates "
+              f"{m['template_updates']}")
+    print(f"wrote {out / 'track_metrics.json'}")
+    return EXIT_OK
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from .training.train import load_train_config, run
 
@@ -391,6 +499,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--update", choices=("none", "confident"), help="template updating policy")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("evaluate", help="verification accuracy, ROC and TAR at FAR on a dataset")
+    p.add_argument("--pairs", help="LFW-format pairs file, or CSV with header left,right,same")
+    p.add_argument("--root", help="folder the pair paths are relative to")
+    p.add_argument("--folds", help="keep only these folds, counted from 1 (e.g. 7,8)")
+    p.add_argument("--identities", help="folder of identity folders: score every pair")
+    p.add_argument("--pick", choices=("centre", "largest"),
+                   help="which face of a photo with several (default: centre for pairs, "
+                        "largest for identities)")
+    p.add_argument("--out", required=True, help="folder for metrics.json and roc.png")
+    _add_model_options(p)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("evaluate-track", help="how well a target is followed through a clip")
+    p.add_argument("source", help="video file or folder of images")
+    _add_target_options(p)
+    _add_model_options(p)
+    p.add_argument("--truth", help="one box per frame (x y w h; zeros or NaN where absent)")
+    p.add_argument("--present", action="store_true",
+                   help="the target is on screen in every frame (no boxes)")
+    p.add_argument("--compare-updates", action="store_true",
+                   help="measure without template updating too")
+    p.add_argument("--out", required=True, help="folder for track_metrics.json")
+    p.add_argument("--fps", type=float, help="frame rate of a folder of images (default 30)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_evaluate_track)
 
     p = sub.add_parser("train", help="train the encoder from a recipe in configs/")
     p.add_argument("--config", required=True, type=Path, help="recipe, e.g. "

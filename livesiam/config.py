@@ -1,7 +1,8 @@
 """Options objects for every stage, with defaults, loadable from ``configs/*.yaml``.
 
 Each field states its unit and what raising or lowering it costs. A YAML file holds one mapping
-per section (``detect``, ``align``, ``embed``, ``match``, ``templates``, ``capture``); keys it
+per section (``detect``, ``align``, ``embed``, ``match``, ``templates``, ``capture``,
+``track``); keys it
 leaves out keep their defaults, and an unknown key is an error rather than silently ignored.
 """
 
@@ -64,11 +65,60 @@ class TemplateOptions:
     learn_margin: float = 0.15
     """How far above the threshold, in similarity, a face must score before it may teach the
     templates. Lower learns new looks sooner but lets borderline faces in."""
+    learned_reach: float = 0.15
+    """How far below the threshold, in similarity to the enrolled photos, a face may still be
+    named through a learned exemplar. Higher recognises looks further from the enrolment
+    (profile, new glasses); it also lets people that much more like the target be named, and
+    no chain of learned exemplars can reach beyond it."""
     max_exemplars: int = 16
     """Learned exemplars kept per target. Oldest go first; enrolled embeddings never go."""
     min_novelty: float = 0.05
     """A candidate whose similarity to an existing template is above 1 - min_novelty is a
     near duplicate and is not stored."""
+    min_face_px: int = 40
+    """Smallest face side, in pixels of the frame, that may teach the templates: small faces
+    give blurry, unreliable embeddings."""
+    min_sharpness: float = 15.0
+    """Smallest variance of the Laplacian of the grey aligned crop (motion blur, focus)."""
+    max_yaw: float = 0.35
+    """Largest sideways turn allowed for learning: the nose tip's offset from the midpoint of
+    the eyes, as a fraction of the distance between the eyes (about 0.35 is 30 degrees)."""
+
+
+@dataclass
+class TrackOptions:
+    enabled: bool = True
+    """Link faces across frames and decide identity per track. Off, every frame is judged
+    alone (a label can flicker, and nothing stops a lookalike for one frame)."""
+    max_missed: int = 15
+    """Frames a track survives without a matching face (a missed detection, a hand across the
+    face). Longer bridges longer gaps; shorter frees a lost target's label sooner."""
+    min_iou: float = 0.05
+    """Overlap with a track's predicted box below which a face is linked only if it is within
+    ``max_shift``."""
+    max_shift: float = 1.0
+    """Largest centre movement between frames, in face widths, for a face to join a track."""
+    min_link_similarity: float = 0.3
+    """Appearance similarity to a track below which a face never joins it, wherever it is: an
+    impostor stepping into the target's place starts a new track. Higher resists take-overs;
+    too high splits a track when the face turns quickly."""
+    appearance_weight: float = 0.6
+    """Share of appearance (against position) in the link score between a face and a track."""
+    appearance_memory: float = 0.8
+    """Weight of a track's past appearance when a new face joins it (0 = only the newest)."""
+    evidence_decay: float = 0.5
+    """Weight of a track's past evidence for a target against the newest score. Higher is
+    steadier but slower to give and to take a label."""
+    hysteresis: float = 0.05
+    """A labelled track keeps its label until its evidence falls this far below the threshold,
+    so a single poor frame does not make the name flicker."""
+    confirm_frames: int = 2
+    """Consecutive frames above the threshold a new track needs before it is labelled..."""
+    instant_margin: float = 0.08
+    """...unless its evidence is already this far above the threshold."""
+    cut_correlation: float = 0.4
+    """Colour-histogram correlation between consecutive frames below which a shot cut is
+    declared; every track ends there, and labels must be earned again."""
 
 
 @dataclass
@@ -90,6 +140,7 @@ class Config:
     match: MatchOptions = field(default_factory=MatchOptions)
     templates: TemplateOptions = field(default_factory=TemplateOptions)
     capture: CaptureOptions = field(default_factory=CaptureOptions)
+    track: TrackOptions = field(default_factory=TrackOptions)
 
 
 def _apply(section: Any, values: dict[str, Any], where: str) -> None:

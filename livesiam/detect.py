@@ -61,7 +61,8 @@ def detector_dir() -> Path:
 
 def model_path(model: str) -> Path:
     if model not in MODEL_FILES:
-        raise ModelError(f"unknown detector model {model!r}; choose one of {', '.join(MODEL_FILES)}")
+        raise ModelError(f"unknown detector model {model!r}; "
+                         f"choose one of {', '.join(MODEL_FILES)}")
     path = detector_dir() / MODEL_FILES[model]
     if not path.is_file():
         raise ModelError(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,18 +74,35 @@ def target_specs(values: list[str]) -> list[TargetSpec]:
     return [TargetSpec(name, photos) for name, photos in grouped.items()]
 
 
-def face_crop_from_photo(photo: Path, detector, size: int) -> np.ndarray:
-    """The aligned crop of the face in an enrolment photo: the largest face when several."""
+def face_crop_from_image(image: np.ndarray, detector, size: int,
+                         source: str = "image") -> np.ndarray:
+    """The aligned crop of the face in an enrolment image: the largest face when several.
+
+    A tight crop of a head (cut from a frame by a box) gives the detector too little context;
+    when nothing is found, the image is tried again inside a border of its own edge pixels.
+    """
+    import cv2
+
     from .align import align_face
 
-    image = load_image(photo)
     faces = detector.detect(image)
     if not faces:
-        raise NoFaceError(f"{photo}: no face found; use a photo where the face is clearly "
+        h, w = image.shape[:2]
+        pad_y, pad_x = h // 2, w // 2
+        padded = cv2.copyMakeBorder(image, pad_y, pad_y, pad_x, pad_x, cv2.BORDER_REPLICATE)
+        faces = detector.detect(padded)
+        image = padded
+    if not faces:
+        raise NoFaceError(f"{source}: no face found; use a photo where the face is clearly "
                           f"visible")
     if len(faces) > 1:
-        log.warning("%s: %d faces found; using the largest", photo, len(faces))
+        log.warning("%s: %d faces found; using the largest", source, len(faces))
     return align_face(image, faces[0], size)
+
+
+def face_crop_from_photo(photo: Path, detector, size: int) -> np.ndarray:
+    """face_crop_from_image for a photo file."""
+    return face_crop_from_image(load_image(photo), detector, size, str(photo))
 
 
 def embed_photos(photos: list[Path], detector, embedder, skip_bad: bool = False) -> np.ndarray:
@@ -134,7 +152,8 @@ def load_gallery(path: str | Path, embedder=None) -> Gallery:
         with np.load(path, allow_pickle=False) as data:
             gallery = Gallery([str(n) for n in data["names"]], data["embeddings"],
                               [str(s) for s in data["sources"]], str(data["encoder"]))
-    except (OSError, KeyError, ValueError) as exc:
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+        # An empty or truncated file (a copy cut short) is as unusable as a foreign one.
         raise InputError(f"{path}: not a LiveSiam gallery ({exc})") from exc
     if embedder is not None and gallery.encoder != encoder_digest(embedder):
         raise ModelError(f"{path}: enrolled with another encoder; enrol the people again with "

@@ -20,7 +20,7 @@ def is_image_file(path: Path) -> bool:
     return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
 
 
-def _to_uint8(array: np.ndarray) -> np.ndarray:
+def _to_uint8(array: np.ndarray, top: int | None = None) -> np.ndarray:
     if array.dtype == np.uint8:
         return array
     if array.dtype == bool:
@@ -28,16 +28,18 @@ def _to_uint8(array: np.ndarray) -> np.ndarray:
     if np.issubdtype(array.dtype, np.floating):
         top = 1.0 if float(np.nanmax(array)) <= 1.0 else 255.0
         return np.clip(np.nan_to_num(array) * (255.0 / top), 0, 255).astype(np.uint8)
-    # 16- and 32-bit integers: PIL stores 16-bit files in wider types, so scale by what the
-    # sample width can hold rather than by the bit depth of the container.
-    top = 65535 if int(array.max(initial=0)) > 255 else 255
+    # 32-bit integers: PIL stores some 16-bit files (PGM) in this wider type, so scale by what
+    # the sample width can hold rather than by the bit depth of the container. ``top`` is given
+    # when the mode states the width; guessing from the content would brighten a dark image.
+    if top is None:
+        top = 65535 if int(array.max(initial=0)) > 255 else 255
     return np.clip(array.astype(np.float64) * (255.0 / top), 0, 255).astype(np.uint8)
 
 
 def to_rgb(image: Image.Image) -> np.ndarray:
     """Convert a PIL image of any mode to an 8-bit RGB array."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        grey = _to_uint8(np.asarray(image))
+        grey = _to_uint8(np.asarray(image), 65535 if image.mode.startswith("I;16") else None)
         return np.repeat(grey[:, :, None], 3, axis=2)
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         # Transparent parts become white, as an image viewer would show them.

@@ -17,7 +17,8 @@ from .detect import Face, FaceDetector
 from .embed import Embedder
 from .match import assign, score_matrix
 from .results import FaceResult, Frame, FrameResult
-from .templates import TargetTemplates, TemplateUpdater
+from .templates import TargetTemplates, TemplateUpdater, face_quality
+from .track import Tracker
 
 log = logging.getLogger(__name__)
 
@@ -42,33 +43,83 @@ class Stages:
 
 @dataclass
 class Recognizer:
+    """Recognises the targets in successive frames of one source.
+
+    With a tracker (the default), identity is decided per track with hysteresis; without,
+    every frame is matched on its own. Templates learn only from faces whose identity is
+    confident over time (the track's evidence, not one frame's score) and that pass the
+    quality checks.
+    """
+
     stages: Stages
     targets: list[TargetTemplates]
     threshold: float
     updater: TemplateUpdater
-    timing: dict = field(default_factory=lambda: {"frames": 0, "faces": 0})
+    tracker: Tracker | None = None
+    counts: dict = field(default_factory=lambda: {"frames": 0, "faces": 0})
 
     @property
     def names(self) -> list[str]:
         return [t.name for t in self.targets]
 
-    def faces(self, frame: Frame) -> tuple[list[Face], np.ndarray]:
-        """Detected faces of a frame and their embeddings (one batched encoder call)."""
+    def faces(self, frame: Frame) -> tuple[list[Face], np.ndarray, np.ndarray]:
+        """Detected faces of a frame, their aligned crops and their embeddings (one batched
+        encoder call for all faces)."""
         faces = self.stages.detector.detect(frame.image, timestamp_ms=int(frame.time * 1000))
         crops = align_faces(frame.image, faces, self.stages.embedder.input_size)
-        return faces, self.stages.embedder.embed(crops)
+        return faces, crops, self.stages.embedder.embed(crops)
 
     def process(self, frame: Frame) -> FrameResult:
-        faces, embeddings = self.faces(frame)
+        faces, crops, embeddings = self.faces(frame)
         scores = score_matrix(embeddings, self.targets)
-        matches = assign(scores, self.names, self.threshold)
-
         result = FrameResult(frame.index, frame.time)
-        for face, embedding, match in zip(faces, embeddings, matches):
-            result.faces.append(FaceResult(face.box, match.label, match.score, None, match.best))
-            if match.label is not None:
-                target = self.targets[self.names.index(match.label)]
-                self.updater.consider(target, embedding, match.score, frame.index)
-        self.timing["frames"] += 1
-        self.timing["faces"] += len(faces)
+        self.counts["frames"] += 1
+        self.counts["faces"] += len(faces)
+
+        if self.tracker is None:
+            matches = assign(scores, self.names, self.threshold)
+            for i, (face, match) in enumerate(zip(faces, matches)):
+                result.faces.append(FaceResult(face.box, match.label, match.score, None,
+                                               match.best))
+                if match.label is not None:
+                    self._learn(frame.index, face, crops[i], embeddings[i], match.label,
+                                match.score)
+            return result
+
+        tracked = self.tracker.update(frame.index, frame.image, [f.box for f in faces],
+                                      embeddings, scores)
+        for item in tracked:
+            i = item.face_index
+            row = scores[i]
+            best = int(np.argmax(row)) if len(row) else None
+            label = self.names[item.label] if item.label is not None else None
+            score = float(row[item.label]) if item.label is not None else \
+                (float(row[best]) if best is not None else 0.0)
+            result.faces.append(FaceResult(faces[i].box, label, score, item.track,
+                                           self.names[best] if best is not None else None))
+            if label is not None and item.evidence >= self.threshold + \
+                    self.updater.options.learn_margin:
+                self._learn(frame.index, faces[i], crops[i], embeddings[i], label, score)
         return result
+
+    @classmethod
+    def create(cls, config: Config, targets: dict[str, np.ndarray],
+               stages: Stages | None = None) -> "Recognizer":
+        """A recognizer for ``targets`` (name -> enrolled embeddings) with ``config``'s
+        threshold, template policy and tracking; builds the stages unless given."""
+        stages = stages or Stages.build(config, video=True)
+        threshold = stages.embedder.manifest.threshold(config.match.threshold)
+        templates = [TargetTemplates(name, embeddings) for name, embeddings in targets.items()]
+        updater = TemplateUpdater(config.templates, threshold)
+        tracker = Tracker(config.track, threshold, len(templates)) if config.track.enabled \
+            else None
+        return cls(stages, templates, threshold, updater, tracker)
+
+    def _learn(self, frame: int, face: Face, crop: np.ndarray, embedding: np.ndarray,
+               label: str, score: float) -> None:
+        if self.updater.options.policy == "none":
+            return
+        ok, _why = face_quality(face.box, face.keypoints, crop, self.updater.options)
+        if ok:
+            target = self.targets[self.names.index(label)]
+            self.updater.consider(target, embedding, score, frame)

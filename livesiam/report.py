@@ -261,3 +261,16 @@ class AnalysisWriter:
         if self._video is not None:
             self._video.release()
             self._video = None
+
+
+def write_json_atomic(path: str | Path, data: dict) -> None:
+    """Write JSON beside ``path`` and rename it over: readers never see a partial file."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(f"{path}: cannot write ({exc.strerror}); check the free space and "
+                          f"permissions") from exc

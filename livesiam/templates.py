@@ -7,8 +7,13 @@ here keep that door shut:
 
 * the enrolled embeddings never change and never leave;
 * a face teaches only when it matched far above the threshold (``learn_margin``) *and* still
-  matches the enrolled embeddings alone above the threshold, so a chain of small steps cannot
-  walk the templates away from the enrolled person;
+  matches the enrolled embeddings alone above the threshold;
+* a learned exemplar counts only for faces within ``learned_reach`` below the threshold against
+  the enrolled embeddings. Bounding the exemplars alone is not enough: a face may match an
+  exemplar that matches the enrolment, and so sit twice the matching distance away from it,
+  where other people are. With this floor, no chain of small steps from the target towards
+  someone else gets that person named, however the exemplars drift, unless the enrolled
+  embeddings alone already score them within ``learned_reach`` of the threshold;
 * a candidate nearly identical to a template adds nothing and is skipped (``min_novelty``);
 * learned exemplars are bounded (``max_exemplars``); the oldest leaves first;
 * every update is logged with its frame and score.
@@ -43,9 +48,13 @@ class TargetTemplates:
     enrolled: np.ndarray
     learned: list[Exemplar] = field(default_factory=list)
     updates: list[dict] = field(default_factory=list)
+    floor: float = -1.0
+    """Similarity to the enrolled embeddings below which learned exemplars are ignored; the
+    TemplateUpdater sets it to threshold - learned_reach when it learns."""
 
     def __post_init__(self) -> None:
-        self.enrolled = np.asarray(self.enrolled, dtype=np.float32)
+        # A private copy: the caller's array stays its own, writable and unchanged.
+        self.enrolled = np.array(self.enrolled, dtype=np.float32)
         if self.enrolled.ndim != 2 or len(self.enrolled) == 0:
             raise ValueError(f"target {self.name!r} needs at least one enrolled embedding")
         self.enrolled.setflags(write=False)
@@ -64,8 +73,13 @@ class TargetTemplates:
             self._stack = self.enrolled
 
     def score(self, embeddings: np.ndarray) -> np.ndarray:
-        """(n,) similarity of each embedding to its nearest template."""
-        return (np.asarray(embeddings) @ self._stack.T).max(axis=1)
+        """(n,) similarity of each embedding to its nearest template; learned exemplars count
+        only for embeddings that score at least ``floor`` against the enrolled ones."""
+        nearest = (np.asarray(embeddings) @ self._stack.T).max(axis=1)
+        if not self.learned:
+            return nearest
+        enrolled = self.enrolled_score(embeddings)
+        return np.where(enrolled >= self.floor, nearest, enrolled)
 
     def enrolled_score(self, embeddings: np.ndarray) -> np.ndarray:
         """(n,) similarity of each embedding to the nearest enrolled embedding."""
@@ -99,6 +113,7 @@ class TemplateUpdater:
         if nearest > 1.0 - o.min_novelty:
             return False
 
+        target.floor = self.threshold - o.learned_reach
         target.learned.append(Exemplar(embedding, frame, score))
         if len(target.learned) > o.max_exemplars:
             target.learned.pop(0)
@@ -108,3 +123,24 @@ class TemplateUpdater:
         target.updates.append(update)
         log.debug("template update: %s", update)
         return True
+
+
+def face_quality(box: tuple, keypoints: np.ndarray, crop: np.ndarray,
+                 options: TemplateOptions) -> tuple[bool, str]:
+    """Whether a face is good enough to teach the templates, and if not, why."""
+    import cv2
+
+    if min(box[2], box[3]) < options.min_face_px:
+        return False, "small"
+    grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
+    if float(cv2.Laplacian(grey, cv2.CV_32F).var()) < options.min_sharpness:
+        return False, "blurred"
+    right_eye, left_eye, nose = keypoints[0], keypoints[1], keypoints[2]
+    eye_distance = float(np.linalg.norm(left_eye - right_eye))
+    if eye_distance < 1e-6:
+        return False, "pose"
+    axis = (left_eye - right_eye) / eye_distance
+    offset = float(np.dot(nose - (left_eye + right_eye) / 2.0, axis)) / eye_distance
+    if abs(offset) > options.max_yaw:
+        return False, "pose"
+    return True, ""

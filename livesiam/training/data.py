@@ -149,12 +149,14 @@ def _pick_face(faces: list, image_shape: tuple[int, ...], pick: str):
 
 def build_faceset(root: str | Path, name: str, pick: str = "largest", size: int = 112,
                   identities: dict[str, list[Path]] | None = None,
-                  detector_model: str = "short") -> FaceSet:
+                  detector_model: str = "short",
+                  files: list[tuple[str, Path]] | None = None) -> FaceSet:
     """Detect, pick and align one face per image of a folder of identity folders.
 
     ``pick`` is "centre" (the face nearest the image centre, for centred sets such as LFW) or
     "largest". Images in which no face is found are used whole and marked in ``whole``;
-    unreadable images are reported and skipped.
+    unreadable images are reported and skipped. ``files`` ((identity, path) pairs under
+    ``root``) replaces the scan of ``root`` when only some images are wanted.
     """
     from tqdm import tqdm
 
@@ -163,8 +165,9 @@ def build_faceset(root: str | Path, name: str, pick: str = "largest", size: int 
     from ..detect import FaceDetector
 
     root = Path(root)
-    identities = identities if identities is not None else scan_identities(root)
-    files = [(ident, path) for ident, paths in identities.items() for path in paths]
+    if files is None:
+        identities = identities if identities is not None else scan_identities(root)
+        files = [(ident, path) for ident, paths in identities.items() for path in paths]
 
     crops, idents, rel_paths, whole, boxes = [], [], [], [], []
     skipped = 0
@@ -172,7 +175,7 @@ def build_faceset(root: str | Path, name: str, pick: str = "largest", size: int 
     # aligned by its keypoints is still better than the whole image.
     options = DetectOptions(model=detector_model, min_confidence=0.3, min_face_px=12)
     with FaceDetector(options) as detector:
-        for ident, path in tqdm(files, desc=f"aligning {name}", unit="img"):
+        for ident, path in tqdm(files, desc=f"aligning {name}", unit="img", leave=False):
             try:
                 image = load_image(path)
             except InputError as exc:

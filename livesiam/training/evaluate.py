@@ -78,13 +78,13 @@ def plot_roc(scores: np.ndarray, same: np.ndarray, path: Path, metrics: dict,
         label = f"accuracy {metrics['accuracy']:.4f}   " + label
     ax_roc.set_title(label, fontsize=10)
 
-    bins = np.linspace(min(scores.min(), -0.2), 1.0, 60)
+    bins = np.linspace(scores.min(), scores.max(), 60)
     ax_hist.hist(scores[~same], bins=bins, alpha=0.6, density=True, color="#d62728",
                  label=f"different person ({int((~same).sum())})")
     ax_hist.hist(scores[same], bins=bins, alpha=0.6, density=True, color="#2ca02c",
                  label=f"same person ({int(same.sum())})")
     ax_hist.axvline(metrics["threshold"], color="k", ls="--", lw=1,
-                    label=f"threshold {metrics['threshold']:.3f}")
+                    label=f"best-accuracy threshold {metrics['threshold']:.3f}")
     ax_hist.set_xlabel("score (cosine similarity)")
     ax_hist.set_ylabel("density")
     ax_hist.legend(fontsize=8)

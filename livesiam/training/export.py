@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import os
-import tempfile
 from pathlib import Path
+
+from ..report import write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -31,16 +30,6 @@ def to_tflite(encoder) -> bytes:
     # The converter prints the whole saved-model signature to stdout; keep the console clean.
     with contextlib.redirect_stdout(io.StringIO()):
         return converter.convert()
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh, indent=2)
-        fh.write("\n")
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
 
 
 def export_weights(encoder, out_dir: str | Path, manifest: dict) -> Path:

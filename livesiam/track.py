@@ -1,0 +1,226 @@
+"""Following faces across frames, and deciding who each track is.
+
+Faces are linked to tracks by position *and* appearance: a face is never joined to a track it
+does not resemble, so an impostor who steps into the target's place starts a track of his own
+instead of inheriting the target's. Identity belongs to the track. Each track accumulates
+evidence per target (an exponential average of its faces' scores); a label is given when the
+evidence is high enough for long enough, and taken away with hysteresis, so one bad frame does
+not make a name flicker. A track that is lost and found again, or that crosses a shot cut, is a
+new track and must earn its label anew.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from .config import TrackOptions
+
+log = logging.getLogger(__name__)
+
+
+def iou(a: tuple, b: tuple) -> float:
+    """Intersection over union of two (x, y, w, h) boxes."""
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    ix = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
+    iy = max(0.0, min(ay + ah, by + bh) - max(ay, by))
+    inter = ix * iy
+    union = aw * ah + bw * bh - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+@dataclass
+class Track:
+    id: int
+    box: tuple[float, float, float, float]
+    appearance: np.ndarray
+    evidence: np.ndarray
+    streak: np.ndarray
+    first_frame: int
+    last_frame: int
+    velocity: tuple[float, float] = (0.0, 0.0)
+    missed: int = 0
+    hits: int = 1
+    label: int | None = None
+    labelled_since: int | None = None
+
+    def predicted_box(self) -> tuple[float, float, float, float]:
+        x, y, w, h = self.box
+        steps = self.missed + 1
+        return (x + self.velocity[0] * steps, y + self.velocity[1] * steps, w, h)
+
+
+@dataclass
+class TrackedFace:
+    """A face of the current frame with its track and the identity decided for that track."""
+
+    face_index: int
+    track: int
+    label: int | None
+    evidence: float
+
+
+@dataclass
+class Tracker:
+    """Links faces frame to frame and keeps identity per track.
+
+    Call ``update`` once per frame with the frame's faces, their embeddings and their
+    (faces, targets) score matrix.
+    """
+
+    options: TrackOptions
+    threshold: float
+    n_targets: int
+    tracks: list[Track] = field(default_factory=list)
+    events: list[dict] = field(default_factory=list)
+    _next_id: int = 1
+    _last_hist: np.ndarray | None = None
+
+    # --- shot cuts ----------------------------------------------------------------------------
+
+    def _is_cut(self, image: np.ndarray) -> bool:
+        small = cv2.resize(image, (64, 36), interpolation=cv2.INTER_AREA)
+        hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
+        hist = cv2.calcHist([hsv], [0, 1], None, [16, 8], [0, 180, 0, 256])
+        hist = cv2.normalize(hist, None).flatten()
+        previous, self._last_hist = self._last_hist, hist
+        if previous is None:
+            return False
+        return cv2.compareHist(previous, hist, cv2.HISTCMP_CORREL) < self.options.cut_correlation
+
+    # --- association --------------------------------------------------------------------------
+
+    def _link_scores(self, boxes: list[tuple], embeddings: np.ndarray) -> np.ndarray:
+        """(tracks, faces) link quality in [0, 1], or -1 where linking is not allowed."""
+        o = self.options
+        out = np.full((len(self.tracks), len(boxes)), -1.0)
+        for t, track in enumerate(self.tracks):
+            predicted = track.predicted_box()
+            px, py = predicted[0] + predicted[2] / 2, predicted[1] + predicted[3] / 2
+            size = max(predicted[2], predicted[3])
+            for f, box in enumerate(boxes):
+                overlap = iou(predicted, box)
+                shift = np.hypot(box[0] + box[2] / 2 - px, box[1] + box[3] / 2 - py) / size
+                if overlap < o.min_iou and shift > o.max_shift:
+                    continue
+                similarity = float(np.dot(track.appearance, embeddings[f]))
+                if similarity < o.min_link_similarity:
+                    continue
+                closeness = max(overlap, 1.0 - shift / max(o.max_shift, 1e-6))
+                out[t, f] = o.appearance_weight * similarity + \
+                    (1 - o.appearance_weight) * closeness
+        return out
+
+    def _associate(self, links: np.ndarray) -> list[tuple[int, int]]:
+        if links.size == 0:
+            return []
+        from scipy.optimize import linear_sum_assignment
+
+        cost = np.where(links < 0, 1e6, -links)
+        rows, cols = linear_sum_assignment(cost)
+        return [(int(r), int(c)) for r, c in zip(rows, cols) if links[r, c] >= 0]
+
+    # --- identity -----------------------------------------------------------------------------
+
+    def _update_labels(self, frame: int) -> None:
+        o = self.options
+        keep_level = self.threshold - o.hysteresis
+        for track in self.tracks:
+            if track.label is not None and track.evidence[track.label] < keep_level:
+                self._event("label_dropped", frame, track, track.label)
+                track.label = None
+                track.labelled_since = None
+
+        for target in range(self.n_targets):
+            if any(t.label == target for t in self.tracks):
+                continue
+            candidates = [t for t in self.tracks
+                          if t.label is None and t.missed == 0 and self._qualifies(t, target)]
+            if not candidates:
+                continue
+            best = max(candidates, key=lambda t: t.evidence[target])
+            best.label = target
+            best.labelled_since = frame
+            self._event("labelled", frame, best, target)
+
+    def _qualifies(self, track: Track, target: int) -> bool:
+        o = self.options
+        if track.evidence[target] < self.threshold:
+            return False
+        others = np.delete(track.evidence, target)
+        if len(others) and others.max() > track.evidence[target]:
+            return False
+        # A new track is labelled at once only when its evidence is clearly above the
+        # threshold; otherwise it must stay above for a few frames first.
+        if track.evidence[target] >= self.threshold + o.instant_margin:
+            return True
+        return int(track.streak[target]) >= o.confirm_frames
+
+    def _event(self, kind: str, frame: int, track: Track, target: int | None) -> None:
+        event = {"event": kind, "frame": frame, "track": track.id, "target": target}
+        self.events.append(event)
+        log.debug("track event: %s", event)
+
+    # --- per frame ----------------------------------------------------------------------------
+
+    def update(self, frame: int, image: np.ndarray, boxes: list[tuple], embeddings: np.ndarray,
+               scores: np.ndarray) -> list[TrackedFace]:
+        o = self.options
+        if self._is_cut(image) and self.tracks:
+            for track in self.tracks:
+                self._event("ended_at_cut", frame, track, track.label)
+            self.tracks = []
+
+        links = self._link_scores(boxes, embeddings)
+        pairs = self._associate(links)
+        matched_tracks = {t for t, _ in pairs}
+        decay = o.evidence_decay
+        assigned: dict[int, Track] = {}
+
+        for t, f in pairs:
+            track = self.tracks[t]
+            assigned[f] = track
+            box = tuple(float(v) for v in boxes[f])
+            steps = track.missed + 1
+            track.velocity = ((box[0] - track.box[0]) / steps, (box[1] - track.box[1]) / steps)
+            track.box = box
+            mixed = o.appearance_memory * track.appearance + \
+                (1 - o.appearance_memory) * embeddings[f]
+            track.appearance = mixed / max(np.linalg.norm(mixed), 1e-12)
+            track.evidence = decay * track.evidence + (1 - decay) * scores[f]
+            above = scores[f] >= self.threshold
+            track.streak = np.where(above, track.streak + 1, 0)
+            track.missed = 0
+            track.hits += 1
+            track.last_frame = frame
+
+        for t, track in enumerate(self.tracks):
+            if t not in matched_tracks:
+                track.missed += 1
+
+        for f in range(len(boxes)):
+            if f in assigned:
+                continue
+            row = scores[f] if scores.shape[1] else np.zeros(0)
+            track = Track(self._next_id, tuple(float(v) for v in boxes[f]),
+                          embeddings[f].copy(), row.astype(np.float64).copy(),
+                          (row >= self.threshold).astype(int), frame, frame)
+            self._next_id += 1
+            self.tracks.append(track)
+            assigned[f] = track
+
+        for track in [t for t in self.tracks if t.missed > o.max_missed]:
+            if track.label is not None:
+                self._event("lost", frame, track, track.label)
+        self.tracks = [t for t in self.tracks if t.missed <= o.max_missed]
+
+        self._update_labels(frame)
+        out = []
+        for f, track in sorted(assigned.items()):
+            level = float(track.evidence[track.label]) if track.label is not None else 0.0
+            out.append(TrackedFace(f, track.id, track.label, level))
+        return out
