@@ -123,3 +123,19 @@ def test_invalid_yaml_is_a_config_error(tmp_path: Path) -> None:
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "absent.yaml")
+
+
+def test_shipped_default_config_states_the_defaults():
+    """configs/default.yaml documents every option with its default value, and stays true."""
+    import dataclasses
+
+    import yaml
+
+    from livesiam.config import Config
+
+    path = Path(__file__).resolve().parents[1] / "configs" / "default.yaml"
+    written = yaml.safe_load(path.read_text())
+    defaults = Config()
+    for section in dataclasses.fields(defaults):
+        options = dataclasses.asdict(getattr(defaults, section.name))
+        assert written.get(section.name) == options, f"section {section.name} differs"
