@@ -104,7 +104,7 @@ def _check_targets(args: argparse.Namespace) -> None:
     """Fail on a missing --target path or gallery before seconds go into loading the models."""
     from .gallery import load_gallery, target_specs
 
-    if not args.target and args.gallery is None:
+    if not args.target and args.gallery is None and not getattr(args, "target_images", None):
         raise InputError("nobody to look for: give --target [NAME=]PATH or --gallery")
     target_specs(args.target)
     if args.gallery is not None:
@@ -116,14 +116,19 @@ def _targets(args: argparse.Namespace, stages) -> dict:
     import numpy as np
 
     from .detect import FaceDetector
-    from .gallery import default_gallery_path, embed_photos, load_gallery, target_specs
+    from .gallery import (default_gallery_path, embed_photos, face_crop_from_image,
+                          load_gallery, target_specs)
 
-    if not args.target and args.gallery is None:
+    images = getattr(args, "target_images", None) or {}
+    if not args.target and args.gallery is None and not images:
         raise InputError("nobody to look for: give --target [NAME=]PATH or --gallery")
     targets: dict[str, np.ndarray] = {}
     # Enrolment photos are single images: a separate image-mode detector keeps the video-mode
     # detector's timestamps those of the footage.
     with FaceDetector(stages.detector.options, video=False) as detector:
+        for name, image in images.items():
+            crop = face_crop_from_image(image, detector, stages.embedder.input_size, name)
+            targets[name] = stages.embedder.embed(crop[None])
         for spec in target_specs(args.target):
             targets[spec.name] = embed_photos(spec.photos, detector, stages.embedder,
                                               skip_bad=True)
@@ -139,6 +144,7 @@ def _targets(args: argparse.Namespace, stages) -> dict:
 def _recognizer(args: argparse.Namespace, config, video: bool):
     from .pipeline import Recognizer, Stages
 
+    _check_targets(args)
     stages = Stages.build(config, video=video)
     try:
         return Recognizer.create(config, _targets(args, stages), stages)
@@ -387,6 +393,16 @@ def cmd_evaluate_track(args: argparse.Namespace) -> int:
     if bool(args.truth) == bool(args.present):
         raise InputError("give either --truth FILE or --present")
     truth = read_truth(args.truth) if args.truth else None
+    if args.target_from_truth:
+        if truth is None or truth[0] is None:
+            raise InputError("--target-from-truth needs --truth with a box in the first frame")
+        with open_source(args.source, config.capture) as source:
+            first = source.read()
+        if first is None:
+            raise LiveSiamError(f"{args.source}: gave no frames")
+        x, y, w, h = (int(round(v)) for v in truth[0])
+        args.target_images = {args.target_from_truth: first.image[max(y, 0):y + h,
+                                                                  max(x, 0):x + w].copy()}
     default = config.templates.policy
     policies = [default]
     if args.compare_updates:
@@ -519,6 +535,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--truth", help="one box per frame (x y w h; zeros or NaN where absent)")
     p.add_argument("--present", action="store_true",
                    help="the target is on screen in every frame (no boxes)")
+    p.add_argument("--target-from-truth", metavar="NAME",
+                   help="enrol the target from the crop of its true box in the first frame "
+                        "(the tracking benchmarks' protocol), instead of --target")
     p.add_argument("--compare-updates", action="store_true",
                    help="measure without template updating too")
     p.add_argument("--out", required=True, help="folder for track_metrics.json")

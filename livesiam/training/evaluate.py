@@ -15,21 +15,23 @@ log = logging.getLogger(__name__)
 EmbedFn = Callable[[np.ndarray], np.ndarray]
 
 
-def pair_scores(embeddings: dict[str, np.ndarray],
-                pairs: list[tuple[str, str, bool, int]]) -> tuple[np.ndarray, np.ndarray,
-                                                                   np.ndarray]:
-    """(scores, same, folds) of pairs whose images both have an embedding."""
+def pair_scores(embeddings: dict[str, np.ndarray], pairs: list[tuple[str, str, bool, int]],
+                similarity: Callable[[np.ndarray, np.ndarray], float] | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(scores, same, folds) of pairs whose images both have an embedding; the score is
+    ``similarity(a, b)``, by default the dot product of unit-length embeddings."""
+    similarity = similarity or (lambda a, b: float(np.dot(a, b)))
     scores, same, folds = [], [], []
     for left, right, is_same, fold in pairs:
-        scores.append(float(np.dot(embeddings[left], embeddings[right])))
+        scores.append(similarity(embeddings[left], embeddings[right]))
         same.append(is_same)
         folds.append(fold)
     return np.array(scores), np.array(same, dtype=bool), np.array(folds)
 
 
 def identity_scores(embeddings: np.ndarray, identities: np.ndarray,
-                    max_impostor_pairs: int = 2_000_000,
-                    seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                    max_impostor_pairs: int = 2_000_000, seed: int = 0,
+                    euclidean: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(scores, same) of every same-person pair and of the different-person pairs among a set
     of images: all of them, or a uniform sample of ``max_impostor_pairs`` when there are more."""
     n = len(embeddings)
@@ -41,8 +43,12 @@ def identity_scores(embeddings: np.ndarray, identities: np.ndarray,
         rng = np.random.default_rng(seed)
         impostor = np.sort(rng.choice(impostor, size=max_impostor_pairs, replace=False))
     keep = np.concatenate([genuine, impostor])
-    scores = np.einsum("ij,ij->i", embeddings[i[keep]], embeddings[j[keep]])
-    return scores, same[keep]
+    a, b = embeddings[i[keep]], embeddings[j[keep]]
+    if euclidean:
+        # Embedders trained on Euclidean distance (dlib's) are scored by its negative, so
+        # that higher still means more alike.
+        return -np.linalg.norm(a - b, axis=1), same[keep]
+    return np.einsum("ij,ij->i", a, b), same[keep]
 
 
 def evaluate_scores(scores: np.ndarray, same: np.ndarray, folds: np.ndarray | None,

@@ -172,8 +172,8 @@ def resnet_encoder(input_shape: tuple[int, int, int], embedding_dim: int = 128) 
     (``RESNET_STAGES``), each starting with stride 2, so a 112x112 face ends as a 4x4x256
     map. The head flattens that map rather than pooling it: on aligned faces every position
     holds the same part of the face, and keeping positions apart is worth the larger
-    projection (most of the 2.1 M parameters). Dropout, a bias-free linear projection, batch
-    normalisation and L2 normalisation give the embedding.
+    projection (most of the 2.1 M parameters). Dropout, a bias-free linear projection and L2
+    normalisation give the embedding.
     """
     input_shape = _check_input_shape(input_shape)
 
@@ -188,8 +188,10 @@ def resnet_encoder(input_shape: tuple[int, int, int], embedding_dim: int = 128) 
 
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dropout(0.2, name="dropout")(x)
+    # No batch normalisation after the projection: there, training on batch statistics and
+    # running on population statistics diverge enough to collapse every embedding onto one
+    # direction at inference.
     x = layers.Dense(embedding_dim, use_bias=False, name="projection")(x)
-    x = layers.BatchNormalization(name="projection_bn")(x)
     embedding = layers.UnitNormalization(name="embedding")(x)
     return keras.Model(inputs, embedding, name="resnet_encoder")
 

@@ -132,9 +132,20 @@ def load_training_faces(config: TrainConfig) -> tuple[FaceSet, np.ndarray | None
     faces = FaceSet.concat(sets)
     teacher = None
     if teachers:
-        teacher = np.concatenate(teachers).astype(np.float32)
-        teacher /= np.linalg.norm(teacher, axis=1, keepdims=True) + 1e-12
+        teacher = centred_teacher(np.concatenate(teachers))
     return faces, teacher
+
+
+def centred_teacher(embeddings: np.ndarray) -> np.ndarray:
+    """Teacher embeddings with their common direction removed, at unit length.
+
+    dlib's embeddings share a large common component (two strangers typically score about
+    0.8 in cosine similarity). Matching them as they are asks the student for tiny differences
+    on top of a constant, which trains badly; after centring, strangers sit near 0 and the
+    Euclidean geometry between faces is kept.
+    """
+    centred = embeddings.astype(np.float32) - embeddings.mean(axis=0, keepdims=True)
+    return centred / (np.linalg.norm(centred, axis=1, keepdims=True) + 1e-12)
 
 
 class PKSampler:
