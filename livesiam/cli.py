@@ -111,27 +111,28 @@ def _check_targets(args: argparse.Namespace) -> None:
         load_gallery(_gallery_path(args))
 
 
-def _targets(args: argparse.Namespace, stages) -> dict:
+def _targets(args: argparse.Namespace, stages, config) -> dict:
     """Enrolled embeddings of every --target and gallery identity, in the order given."""
     import numpy as np
 
     from .detect import FaceDetector
-    from .gallery import (default_gallery_path, embed_photos, face_crop_from_image,
-                          load_gallery, target_specs)
+    from .gallery import (default_gallery_path, embed_photos, enrolment_embeddings,
+                          face_crop_from_image, load_gallery, target_specs)
 
     images = getattr(args, "target_images", None) or {}
     if not args.target and args.gallery is None and not images:
         raise InputError("nobody to look for: give --target [NAME=]PATH or --gallery")
     targets: dict[str, np.ndarray] = {}
+    mirror = config.templates.enrol_mirrored
     # Enrolment photos are single images: a separate image-mode detector keeps the video-mode
     # detector's timestamps those of the footage.
     with FaceDetector(stages.detector.options, video=False) as detector:
         for name, image in images.items():
             crop = face_crop_from_image(image, detector, stages.embedder.input_size, name)
-            targets[name] = stages.embedder.embed(crop[None])
+            targets[name] = enrolment_embeddings(crop[None], stages.embedder, mirror)
         for spec in target_specs(args.target):
             targets[spec.name] = embed_photos(spec.photos, detector, stages.embedder,
-                                              skip_bad=True)
+                                              skip_bad=True, mirror=mirror)
     if args.gallery is not None:
         path = Path(args.gallery) if args.gallery else default_gallery_path()
         for name, embeddings in load_gallery(path, stages.embedder).identities().items():
@@ -147,7 +148,7 @@ def _recognizer(args: argparse.Namespace, config, video: bool):
     _check_targets(args)
     stages = Stages.build(config, video=video)
     try:
-        return Recognizer.create(config, _targets(args, stages), stages)
+        return Recognizer.create(config, _targets(args, stages, config), stages)
     except BaseException:
         stages.close()
         raise
@@ -194,8 +195,10 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     path = Path(args.gallery) if args.gallery else default_gallery_path()
     photos = [Path(p) for p in args.photos]
     with FaceDetector(config.detect) as detector:
-        gallery = enroll(path, args.name, photos, detector, embedder)
-    count = gallery.names.count(args.name)
+        gallery = enroll(path, args.name, photos, detector, embedder,
+                         mirror=config.templates.enrol_mirrored)
+    count = len({s for n, s in zip(gallery.names, gallery.sources)
+                 if n == args.name and not s.endswith("(mirrored)")})
     print(f"enrolled {args.name}: {len(photos)} photo(s), {count} in all; gallery {path} "
           f"holds {len(set(gallery.names))} people")
     return EXIT_OK
@@ -205,6 +208,16 @@ def _progress(total: int | None, desc: str, enabled: bool = True):
     from tqdm import tqdm
 
     return tqdm(total=total, desc=desc, unit="frame", disable=not enabled, leave=False)
+
+
+def _hindsight(config, recognizer):
+    """The fixed-lag label smoother for recorded video, or None when tracking is off."""
+    from .track import Hindsight
+
+    if recognizer.tracker is None or config.track.hindsight_frames <= 0:
+        return None
+    return Hindsight(config.track.hindsight_frames, recognizer.threshold,
+                     config.track.hindsight_margin)
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
@@ -222,13 +235,21 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             with AnalysisWriter(out, source.fps or config.capture.folder_fps, source.size,
                                 write_video=not args.no_video) as writer, \
                     _progress(source.frame_count, "analysing", not args.quiet) as bar:
+                def write(held: list) -> None:
+                    for result, image in held:
+                        annotated = None
+                        if image is not None:
+                            annotated = draw_results(image, result.faces, title=source.name)
+                        writer.add(result, annotated)
+
+                hindsight = _hindsight(config, recognizer)
                 for frame in source:
                     result = recognizer.process(frame)
-                    annotated = None
-                    if not args.no_video:
-                        annotated = draw_results(frame.image, result.faces, title=source.name)
-                    writer.add(result, annotated)
+                    image = None if args.no_video else frame.image
+                    write(hindsight.push(result, image) if hindsight else [(result, image)])
                     bar.update(1)
+                if hindsight:
+                    write(hindsight.flush())
                 if writer.frames == 0:
                     raise LiveSiamError(f"{args.source}: gave no frames")
                 seconds = time.perf_counter() - started
@@ -393,16 +414,19 @@ def cmd_evaluate_track(args: argparse.Namespace) -> int:
     if bool(args.truth) == bool(args.present):
         raise InputError("give either --truth FILE or --present")
     truth = read_truth(args.truth) if args.truth else None
-    if args.target_from_truth:
-        if truth is None or truth[0] is None:
-            raise InputError("--target-from-truth needs --truth with a box in the first frame")
+    if args.target_from_first_frame:
         with open_source(args.source, config.capture) as source:
             first = source.read()
         if first is None:
             raise LiveSiamError(f"{args.source}: gave no frames")
-        x, y, w, h = (int(round(v)) for v in truth[0])
-        args.target_images = {args.target_from_truth: first.image[max(y, 0):y + h,
-                                                                  max(x, 0):x + w].copy()}
+        image = first.image
+        if truth is not None:
+            if truth[0] is None:
+                raise InputError("--target-from-first-frame: the truth has no box in the "
+                                 "first frame")
+            x, y, w, h = (int(round(v)) for v in truth[0])
+            image = image[max(y, 0):y + h, max(x, 0):x + w].copy()
+        args.target_images = {args.target_from_first_frame: image}
     default = config.templates.policy
     policies = [default]
     if args.compare_updates:
@@ -419,8 +443,12 @@ def cmd_evaluate_track(args: argparse.Namespace) -> int:
         try:
             with open_source(args.source, config.capture) as source, \
                     _progress(source.frame_count, f"tracking ({policy})", not args.quiet) as bar:
+                hindsight = _hindsight(config, recognizer)
                 for frame in source:
-                    results.append(recognizer.process(frame))
+                    result = recognizer.process(frame)
+                    if hindsight:
+                        hindsight.push(result)
+                    results.append(result)
                     bar.update(1)
         finally:
             recognizer.stages.close()
@@ -535,9 +563,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--truth", help="one box per frame (x y w h; zeros or NaN where absent)")
     p.add_argument("--present", action="store_true",
                    help="the target is on screen in every frame (no boxes)")
-    p.add_argument("--target-from-truth", metavar="NAME",
-                   help="enrol the target from the crop of its true box in the first frame "
-                        "(the tracking benchmarks' protocol), instead of --target")
+    p.add_argument("--target-from-first-frame", metavar="NAME",
+                   help="enrol NAME from the source's first frame instead of --target: the "
+                        "crop of its true box with --truth (the tracking benchmarks' "
+                        "protocol), else the largest face")
     p.add_argument("--compare-updates", action="store_true",
                    help="measure without template updating too")
     p.add_argument("--out", required=True, help="folder for track_metrics.json")

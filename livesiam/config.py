@@ -62,6 +62,9 @@ class TemplateOptions:
     policy: str = "confident"
     """"none" keeps only the enrolled embeddings; "confident" also learns exemplars from
     frames matched well above the threshold."""
+    enrol_mirrored: bool = True
+    """Also enrol the mirror image of each enrolment face: one photo then stands for both
+    sides of the face, which helps when the head turns the other way."""
     learn_margin: float = 0.15
     """How far above the threshold, in similarity, a face must score before it may teach the
     templates. Lower learns new looks sooner but lets borderline faces in."""
@@ -116,6 +119,13 @@ class TrackOptions:
     """Consecutive frames above the threshold a new track needs before it is labelled..."""
     instant_margin: float = 0.08
     """...unless its evidence is already this far above the threshold."""
+    hindsight_frames: int = 60
+    """For recorded video (`analyze`, `evaluate-track`): frames held back so that a track
+    labelled later also names its earlier frames. 0 turns it off. Costs memory for that many
+    frames and delays the output by as many."""
+    hindsight_margin: float = 0.25
+    """How far below the threshold a held-back face of a labelled track may score and still be
+    named in hindsight."""
     cut_correlation: float = 0.4
     """Colour-histogram correlation between consecutive frames below which a shot cut is
     declared; every track ends there, and labels must be earned again."""

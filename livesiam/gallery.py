@@ -105,9 +105,23 @@ def face_crop_from_photo(photo: Path, detector, size: int) -> np.ndarray:
     return face_crop_from_image(load_image(photo), detector, size, str(photo))
 
 
-def embed_photos(photos: list[Path], detector, embedder, skip_bad: bool = False) -> np.ndarray:
-    """(n, dim) embeddings of the face in each photo. With ``skip_bad``, photos without a face
-    or unreadable are reported and skipped, and only a target left with none is an error."""
+def enrolment_embeddings(crops: np.ndarray, embedder, mirror: bool = False) -> np.ndarray:
+    """Embeddings of enrolment crops; with ``mirror``, of their mirror images too.
+
+    A face turned left and the same face turned right look alike mirrored, and one enrolment
+    photo shows only one side: the mirror image gives the templates the other at no risk.
+    """
+    crops = np.asarray(crops)
+    if mirror:
+        crops = np.concatenate([crops, crops[:, :, ::-1]])
+    return embedder.embed_many(np.ascontiguousarray(crops))
+
+
+def embed_photos(photos: list[Path], detector, embedder, skip_bad: bool = False,
+                 mirror: bool = False) -> np.ndarray:
+    """(n, dim) embeddings of the face in each photo (2n with ``mirror``: the mirror images
+    follow). With ``skip_bad``, photos without a face or unreadable are reported and skipped,
+    and only a target left with none is an error."""
     crops = []
     for photo in photos:
         try:
@@ -119,7 +133,7 @@ def embed_photos(photos: list[Path], detector, embedder, skip_bad: bool = False)
     if not crops:
         raise NoFaceError(f"no usable face in {', '.join(map(str, photos[:3]))}"
                           f"{' ...' if len(photos) > 3 else ''}")
-    return embedder.embed_many(np.stack(crops))
+    return enrolment_embeddings(np.stack(crops), embedder, mirror)
 
 
 # --- gallery files ----------------------------------------------------------------------------
@@ -178,17 +192,22 @@ def save_gallery(path: str | Path, gallery: Gallery) -> None:
         raise
 
 
-def enroll(path: str | Path, name: str, photos: list[Path], detector, embedder) -> Gallery:
-    """Add ``name`` with the faces of ``photos`` to the gallery at ``path`` (created if new)."""
+def enroll(path: str | Path, name: str, photos: list[Path], detector, embedder,
+           mirror: bool = False) -> Gallery:
+    """Add ``name`` with the faces of ``photos`` (and, with ``mirror``, their mirror images)
+    to the gallery at ``path`` (created if new)."""
     path = Path(path)
     if path.exists():
         gallery = load_gallery(path, embedder)
     else:
         gallery = Gallery([], np.zeros((0, embedder.manifest.embedding_dim), np.float32), [],
                           encoder_digest(embedder))
-    embeddings = embed_photos(photos, detector, embedder)
-    gallery = Gallery(gallery.names + [name] * len(photos),
+    embeddings = embed_photos(photos, detector, embedder, mirror=mirror)
+    sources = [str(p) for p in photos]
+    if mirror:
+        sources += [f"{p} (mirrored)" for p in photos]
+    gallery = Gallery(gallery.names + [name] * len(sources),
                       np.concatenate([gallery.embeddings, embeddings]),
-                      gallery.sources + [str(p) for p in photos], gallery.encoder)
+                      gallery.sources + sources, gallery.encoder)
     save_gallery(path, gallery)
     return gallery

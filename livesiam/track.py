@@ -136,12 +136,20 @@ class Tracker:
                 track.labelled_since = None
 
         for target in range(self.n_targets):
-            if any(t.label == target for t in self.tracks):
+            holder = next((t for t in self.tracks if t.label == target), None)
+            if holder is not None and holder.missed == 0:
                 continue
             candidates = [t for t in self.tracks
                           if t.label is None and t.missed == 0 and self._qualifies(t, target)]
             if not candidates:
                 continue
+            # A holder that has gone unseen gives the name up to a visible track that has
+            # earned it on its own evidence: when a quick turn or blur splits a track, the
+            # person's new track must not wait for the old one to expire.
+            if holder is not None:
+                holder.label = None
+                holder.labelled_since = None
+                self._event("label_moved", frame, holder, target)
             best = max(candidates, key=lambda t: t.evidence[target])
             best.label = target
             best.labelled_since = frame
@@ -224,3 +232,53 @@ class Tracker:
             level = float(track.evidence[track.label]) if track.label is not None else 0.0
             out.append(TrackedFace(f, track.id, track.label, level))
         return out
+
+
+class Hindsight:
+    """Fixed-lag smoothing of labels for recorded video.
+
+    Live, a track is labelled only once its evidence clears the threshold, so the first frames
+    of a hard shot (a head turned down, a mouth wide open) go unnamed. Recorded footage can wait:
+    frames are held back for ``lag`` frames, and when a track is labelled, its held-back faces
+    that are still reasonably like the target (score at least threshold - ``margin``) get the
+    label too. Faces far below that, or frames where someone else already carries the name,
+    stop the walk back, so a track that was someone else before it became the target keeps
+    its earlier frames unnamed.
+    """
+
+    def __init__(self, lag: int, threshold: float, margin: float) -> None:
+        from collections import deque
+
+        self.lag = lag
+        self.floor = threshold - margin
+        self._held: deque = deque()
+
+    def push(self, result, payload=None) -> list:
+        """Add a frame's result (and anything to keep with it); returns the (result, payload)
+        pairs that leave the buffer, oldest first."""
+        self._backfill(result)
+        self._held.append((result, payload))
+        out = []
+        while len(self._held) > self.lag:
+            out.append(self._held.popleft())
+        return out
+
+    def flush(self) -> list:
+        out = list(self._held)
+        self._held.clear()
+        return out
+
+    def _backfill(self, result) -> None:
+        for face in result.faces:
+            if face.label is None or face.track is None:
+                continue
+            for earlier, _ in reversed(self._held):
+                if any(f.label == face.label for f in earlier.faces):
+                    break
+                same_track = [f for f in earlier.faces if f.track == face.track]
+                if not same_track:
+                    continue
+                candidate = same_track[0]
+                if candidate.best != face.label or candidate.score < self.floor:
+                    break
+                candidate.label = face.label

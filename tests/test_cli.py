@@ -207,7 +207,10 @@ def test_enroll_writes_a_gallery_and_says_who_is_in_it(analysis: Analysis) -> No
     assert analysis.enroll.returncode == 0, analysis.enroll.stderr
     assert analysis.enroll.stdout.startswith("enrolled obama: 1 photo(s)")
     assert str(analysis.gallery) in analysis.enroll.stdout
-    assert load_gallery(analysis.gallery).names == ["obama"]
+    gallery = load_gallery(analysis.gallery)
+    # The photo and, enrolled by default, its mirror image.
+    assert gallery.names == ["obama", "obama"]
+    assert gallery.sources[1].endswith("(mirrored)")
 
 
 def test_analyze_writes_the_summary_and_one_line_per_frame(analysis: Analysis) -> None:
