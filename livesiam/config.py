@@ -78,10 +78,10 @@ class TemplateOptions:
     min_novelty: float = 0.05
     """A candidate whose similarity to an existing template is above 1 - min_novelty is a
     near duplicate and is not stored."""
-    min_face_px: int = 40
+    min_face_px: int = 24
     """Smallest face side, in pixels of the frame, that may teach the templates: small faces
-    give blurry, unreliable embeddings."""
-    min_sharpness: float = 15.0
+    give blurry, unreliable embeddings. Low-resolution footage needs it low."""
+    min_sharpness: float = 8.0
     """Smallest variance of the Laplacian of the grey aligned crop (motion blur, focus)."""
     max_yaw: float = 0.35
     """Largest sideways turn allowed for learning: the nose tip's offset from the midpoint of
@@ -119,6 +119,17 @@ class TrackOptions:
     """Consecutive frames above the threshold a new track needs before it is labelled..."""
     instant_margin: float = 0.08
     """...unless its evidence is already this far above the threshold."""
+    yaw_reliable: float = 0.35
+    """Sideways turn (nose offset from the eyes' midpoint, in eye distances) up to which a face
+    fully counts as evidence of who the track is. Beyond it a face counts less and less..."""
+    yaw_unreliable: float = 0.9
+    """...and from this turn on not at all: a profile or the back of a head says little about
+    identity, so it neither builds nor erodes a track's evidence, and it may join a track on
+    position alone."""
+    confidence_reliable: float = 0.8
+    """Detector confidence from which a face fully counts as evidence; at the detector's own
+    floor (detect.min_confidence) it counts nothing. Weak detections are often a head seen
+    from behind or a face half out of view."""
     hindsight_frames: int = 60
     """For recorded video (`analyze`, `evaluate-track`): frames held back so that a track
     labelled later also names its earlier frames. 0 turns it off. Costs memory for that many

@@ -18,7 +18,7 @@ from .embed import Embedder
 from .match import assign, score_matrix
 from .results import FaceResult, Frame, FrameResult
 from .templates import TargetTemplates, TemplateUpdater, face_quality
-from .track import Tracker
+from .track import Tracker, reliability
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +86,11 @@ class Recognizer:
                                 match.score)
             return result
 
+        weights = np.array([reliability(f.keypoints, f.confidence, self.tracker.options,
+                                        self.stages.detector.options.min_confidence)
+                            for f in faces])
         tracked = self.tracker.update(frame.index, frame.image, [f.box for f in faces],
-                                      embeddings, scores)
+                                      embeddings, scores, weights)
         for item in tracked:
             i = item.face_index
             row = scores[i]

@@ -33,6 +33,28 @@ def iou(a: tuple, b: tuple) -> float:
     return float(inter / union) if union > 0 else 0.0
 
 
+def yaw(keypoints: np.ndarray) -> float:
+    """Sideways turn of a face from its keypoints: the nose tip's offset from the midpoint of
+    the eyes along the eye line, in eye distances (0 frontal, about 0.35 at 30 degrees)."""
+    right_eye, left_eye, nose = keypoints[0], keypoints[1], keypoints[2]
+    distance = float(np.linalg.norm(left_eye - right_eye))
+    if distance < 1e-6:
+        return float("inf")
+    axis = (left_eye - right_eye) / distance
+    return float(np.dot(nose - (left_eye + right_eye) / 2.0, axis)) / distance
+
+
+def reliability(keypoints: np.ndarray, confidence: float, options: TrackOptions,
+                min_confidence: float) -> float:
+    """How much a face says about identity, from 0 (nothing) to 1 (a clear frontal face)."""
+    turn = abs(yaw(keypoints))
+    span = max(options.yaw_unreliable - options.yaw_reliable, 1e-6)
+    pose = float(np.clip(1.0 - (turn - options.yaw_reliable) / span, 0.0, 1.0))
+    span = max(options.confidence_reliable - min_confidence, 1e-6)
+    detection = float(np.clip((confidence - min_confidence) / span, 0.0, 1.0))
+    return pose * detection
+
+
 @dataclass
 class Track:
     id: int
@@ -94,8 +116,11 @@ class Tracker:
 
     # --- association --------------------------------------------------------------------------
 
-    def _link_scores(self, boxes: list[tuple], embeddings: np.ndarray) -> np.ndarray:
-        """(tracks, faces) link quality in [0, 1], or -1 where linking is not allowed."""
+    def _link_scores(self, boxes: list[tuple], embeddings: np.ndarray,
+                     weights: np.ndarray) -> np.ndarray:
+        """(tracks, faces) link quality in [0, 1], or -1 where linking is not allowed. The
+        appearance gate is scaled by each face's reliability: a profile may join a track on
+        position alone, a clear frontal face must also look like it."""
         o = self.options
         out = np.full((len(self.tracks), len(boxes)), -1.0)
         for t, track in enumerate(self.tracks):
@@ -108,7 +133,7 @@ class Tracker:
                 if overlap < o.min_iou and shift > o.max_shift:
                     continue
                 similarity = float(np.dot(track.appearance, embeddings[f]))
-                if similarity < o.min_link_similarity:
+                if similarity < o.min_link_similarity * weights[f]:
                     continue
                 closeness = max(overlap, 1.0 - shift / max(o.max_shift, 1e-6))
                 out[t, f] = o.appearance_weight * similarity + \
@@ -176,14 +201,17 @@ class Tracker:
     # --- per frame ----------------------------------------------------------------------------
 
     def update(self, frame: int, image: np.ndarray, boxes: list[tuple], embeddings: np.ndarray,
-               scores: np.ndarray) -> list[TrackedFace]:
+               scores: np.ndarray, weights: np.ndarray | None = None) -> list[TrackedFace]:
+        """Link this frame's faces to tracks and decide identities. ``weights`` is each face's
+        reliability (see ``reliability``); unreliable faces move a track's evidence little."""
         o = self.options
+        weights = np.ones(len(boxes)) if weights is None else np.asarray(weights, dtype=float)
         if self._is_cut(image) and self.tracks:
             for track in self.tracks:
                 self._event("ended_at_cut", frame, track, track.label)
             self.tracks = []
 
-        links = self._link_scores(boxes, embeddings)
+        links = self._link_scores(boxes, embeddings, weights)
         pairs = self._associate(links)
         matched_tracks = {t for t, _ in pairs}
         decay = o.evidence_decay
@@ -199,9 +227,13 @@ class Tracker:
             mixed = o.appearance_memory * track.appearance + \
                 (1 - o.appearance_memory) * embeddings[f]
             track.appearance = mixed / max(np.linalg.norm(mixed), 1e-12)
-            track.evidence = decay * track.evidence + (1 - decay) * scores[f]
-            above = scores[f] >= self.threshold
-            track.streak = np.where(above, track.streak + 1, 0)
+            # Evidence moves towards this frame's scores in proportion to how much the face
+            # can say: a profile or a weak detection leaves it where it was.
+            step = (1 - decay) * weights[f]
+            track.evidence = track.evidence + step * (scores[f] - track.evidence)
+            if weights[f] >= 0.5:
+                above = scores[f] >= self.threshold
+                track.streak = np.where(above, track.streak + 1, 0)
             track.missed = 0
             track.hits += 1
             track.last_frame = frame
@@ -214,9 +246,11 @@ class Tracker:
             if f in assigned:
                 continue
             row = scores[f] if scores.shape[1] else np.zeros(0)
+            # A new track starts from what its first face can vouch for.
+            evidence = row.astype(np.float64) * weights[f]
+            streak = ((row >= self.threshold) & (weights[f] >= 0.5)).astype(int)
             track = Track(self._next_id, tuple(float(v) for v in boxes[f]),
-                          embeddings[f].copy(), row.astype(np.float64).copy(),
-                          (row >= self.threshold).astype(int), frame, frame)
+                          embeddings[f].copy(), evidence, streak, frame, frame)
             self._next_id += 1
             self.tracks.append(track)
             assigned[f] = track
