@@ -287,7 +287,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
         raise InputError("no display here; use --no-display (and --save FILE.mp4 to record)")
     recognizer = _recognizer(args, config, video=True)
     writer = None
-    shown = 0
+    shown = seen_events = 0
+    last_index = -1
     fps = None
     last = time.perf_counter()
     try:
@@ -309,7 +310,11 @@ def cmd_watch(args: argparse.Namespace) -> int:
                         break
                 if args.json:
                     print(json.dumps(result.to_json()), flush=True)
+                elif not show and recognizer.tracker is not None:
+                    _say_events(recognizer.tracker.events[seen_events:], frame.time)
+                seen_events = len(recognizer.tracker.events) if recognizer.tracker else 0
                 shown += 1
+                last_index = frame.index
                 if args.max_frames and shown >= args.max_frames:
                     break
     finally:
@@ -320,9 +325,27 @@ def cmd_watch(args: argparse.Namespace) -> int:
             cv2.destroyAllWindows()
     if shown == 0:
         raise LiveSiamError(f"{args.source}: gave no frames")
+    dropped = last_index + 1 - shown
     print(f"{shown} frames processed" + (f", {fps:.1f} fps" if fps else "") +
+          (f", {dropped} dropped to keep up" if dropped > 0 else "") +
           (f"; recorded {args.save}" if args.save else ""), file=sys.stderr)
     return EXIT_OK
+
+
+EVENT_WORDS = {"labelled": "recognised", "label_dropped": "no longer recognised",
+               "label_moved": "moved to a new track", "lost": "lost",
+               "ended_at_cut": "shot cut"}
+
+
+def _say_events(events: list[dict], seconds: float) -> None:
+    """One line per identity event, for a headless `watch`."""
+    for event in events:
+        if event["target"] is None:
+            continue
+        stamp = f"{int(seconds // 60):02d}:{seconds % 60:04.1f}"
+        print(f"{stamp} frame {event['frame']}: {event['target']} "
+              f"{EVENT_WORDS.get(event['event'], event['event'])} (track {event['track']})",
+              flush=True)
 
 
 def _video_writer(path: str, first, fps: float | None):
@@ -344,7 +367,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     clip = out / "demo-clip.mp4"
-    target = out / f"{TARGET_NAME}.png"
+    target = out / "enrolment.png"
     import cv2
 
     cv2.imwrite(str(target), cv2.cvtColor(demo_target_image(), cv2.COLOR_RGB2BGR))
@@ -352,7 +375,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"demo clip: {info['frames']} frames of {TARGET_NAME} moving under changing light, "
           f"with a second person for a while; looking for {TARGET_NAME}")
     ns = argparse.Namespace(**vars(args))
-    ns.source, ns.target, ns.gallery, ns.out = str(clip), [str(target)], None, str(out)
+    ns.source, ns.target, ns.gallery = str(clip), [f"{TARGET_NAME}={target}"], None
+    ns.out = str(out)
     ns.no_video, ns.quiet = False, args.quiet
     code = cmd_analyze(ns)
 
@@ -380,8 +404,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.pairs:
-        if not args.root:
-            raise InputError("--pairs needs --root DIR, the folder the pair paths start from")
+        # LFW's pairs file sits in the folder its paths start from.
+        args.root = args.root or str(Path(args.pairs).parent)
         folds = None
         if args.folds:
             try:
@@ -522,7 +546,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_analyze)
 
-    p = sub.add_parser("verify", help="are two photos the same person? (exit 0 yes, 1 no)")
+    p = sub.add_parser("verify", help="are two photos the same person? (exit 0 same, "
+                                      "1 different, 2 error)")
     p.add_argument("image_a")
     p.add_argument("image_b")
     _add_model_options(p)
@@ -546,7 +571,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="verification accuracy, ROC and TAR at FAR on a dataset")
     p.add_argument("--pairs", help="LFW-format pairs file, or CSV with header left,right,same")
-    p.add_argument("--root", help="folder the pair paths are relative to")
+    p.add_argument("--root", help="folder the pair paths are relative to (default: the pairs "
+                                  "file's folder)")
     p.add_argument("--folds", help="keep only these folds, counted from 1 (e.g. 7,8)")
     p.add_argument("--identities", help="folder of identity folders: score every pair")
     p.add_argument("--pick", choices=("centre", "largest"),

@@ -68,6 +68,11 @@ class TemplateOptions:
     learn_margin: float = 0.15
     """How far above the threshold, in similarity, a face must score before it may teach the
     templates. Lower learns new looks sooner but lets borderline faces in."""
+    learn_above: str = "strict"
+    """A face teaches only if it matches the enrolled photos alone at least this well: a
+    threshold name from the weights' manifest or a number. The strict (door) threshold means
+    only faces that are certainly the enrolled person add looks; a lookalike who passes the
+    tracking threshold cannot."""
     learned_reach: float = 0.15
     """How far below the threshold, in similarity to the enrolled photos, a face may still be
     named through a learned exemplar. Higher recognises looks further from the enrolment
@@ -112,7 +117,7 @@ class TrackOptions:
     evidence_decay: float = 0.5
     """Weight of a track's past evidence for a target against the newest score. Higher is
     steadier but slower to give and to take a label."""
-    hysteresis: float = 0.05
+    hysteresis: float = 0.1
     """A labelled track keeps its label until its evidence falls this far below the threshold,
     so a single poor frame does not make the name flicker."""
     confirm_frames: int = 2
@@ -137,7 +142,7 @@ class TrackOptions:
     hindsight_margin: float = 0.25
     """How far below the threshold a held-back face of a labelled track may score and still be
     named in hindsight."""
-    cut_correlation: float = 0.4
+    cut_correlation: float = 0.8
     """Colour-histogram correlation between consecutive frames below which a shot cut is
     declared; every track ends there, and labels must be earned again."""
 

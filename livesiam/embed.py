@@ -46,12 +46,16 @@ class Manifest:
         """A threshold by name from the manifest ("best", "strict") or as a number."""
         if spec is None or spec == "":
             spec = self.data.get("default_threshold", "best")
-        if isinstance(spec, (int, float)):
-            return float(spec)
         try:
-            return float(spec)
+            value = float(spec)
         except ValueError:
-            pass
+            value = None
+        if value is not None:
+            # Scores are cosine similarities: a threshold outside [-1, 1] would accept or
+            # refuse everyone.
+            if not -1.0 <= value <= 1.0:
+                raise ModelError(f"threshold {value} is outside -1..1, the range of a score")
+            return value
         if spec not in self.thresholds:
             names = ", ".join(self.thresholds) or "none"
             raise ModelError(f"threshold {spec!r} is neither a number nor one of the manifest's "

@@ -102,7 +102,8 @@ class Recognizer:
                                            self.names[best] if best is not None else None))
             if label is not None and item.evidence >= self.threshold + \
                     self.updater.options.learn_margin:
-                self._learn(frame.index, faces[i], crops[i], embeddings[i], label, score)
+                self._learn(frame.index, faces[i], crops[i], embeddings[i], label, score,
+                            item.evidence)
         return result
 
     @classmethod
@@ -113,16 +114,20 @@ class Recognizer:
         stages = stages or Stages.build(config, video=True)
         threshold = stages.embedder.manifest.threshold(config.match.threshold)
         templates = [TargetTemplates(name, embeddings) for name, embeddings in targets.items()]
-        updater = TemplateUpdater(config.templates, threshold)
-        tracker = Tracker(config.track, threshold, len(templates)) if config.track.enabled \
-            else None
+        manifest = stages.embedder.manifest
+        learn = config.templates.learn_above
+        learn_threshold = manifest.threshold(learn) if (
+            learn not in ("", "strict") or "strict" in manifest.thresholds) else threshold
+        updater = TemplateUpdater(config.templates, threshold, learn_threshold)
+        tracker = Tracker(config.track, threshold, len(templates),
+                          [t.name for t in templates]) if config.track.enabled else None
         return cls(stages, templates, threshold, updater, tracker)
 
     def _learn(self, frame: int, face: Face, crop: np.ndarray, embedding: np.ndarray,
-               label: str, score: float) -> None:
+               label: str, score: float, evidence: float | None = None) -> None:
         if self.updater.options.policy == "none":
             return
         ok, _why = face_quality(face.box, face.keypoints, crop, self.updater.options)
         if ok:
             target = self.targets[self.names.index(label)]
-            self.updater.consider(target, embedding, score, frame)
+            self.updater.consider(target, embedding, score, frame, evidence)

@@ -6,8 +6,10 @@ poisoning: an impostor matched by mistake would teach the templates his own face
 here keep that door shut:
 
 * the enrolled embeddings never change and never leave;
-* a face teaches only when it matched far above the threshold (``learn_margin``) *and* still
-  matches the enrolled embeddings alone above the threshold;
+* a face teaches only when it matched far above the threshold (``learn_margin``), matches the
+  enrolled embeddings alone that well too, *and* either that match or its track's evidence
+  reaches ``learn_threshold`` (by default the strict, door-level threshold), so a lookalike
+  who passes the looser tracking threshold cannot teach;
 * a learned exemplar counts only for faces within ``learned_reach`` below the threshold against
   the enrolled embeddings. Bounding the exemplars alone is not enough: a face may match an
   exemplar that matches the enrolment, and so sit twice the matching distance away from it,
@@ -89,17 +91,19 @@ class TargetTemplates:
 class TemplateUpdater:
     """Applies a template-updating policy to targets after each frame's matching."""
 
-    def __init__(self, options: TemplateOptions, threshold: float) -> None:
+    def __init__(self, options: TemplateOptions, threshold: float,
+                 learn_threshold: float | None = None) -> None:
         if options.policy not in POLICIES:
             raise ValueError(f"unknown template policy {options.policy!r}; "
                              f"choose one of {', '.join(POLICIES)}")
         self.options = options
         self.threshold = threshold
+        self.learn_threshold = threshold if learn_threshold is None else learn_threshold
 
     def consider(self, target: TargetTemplates, embedding: np.ndarray, score: float,
-                 frame: int) -> bool:
-        """Learn ``embedding`` (a face labelled as ``target`` with ``score``) if the policy
-        allows it; return whether it was learned."""
+                 frame: int, evidence: float | None = None) -> bool:
+        """Learn ``embedding`` (a face labelled as ``target`` with ``score``; ``evidence`` is
+        its track's, when tracked) if the policy allows it; return whether it was learned."""
         o = self.options
         if o.policy == "none":
             return False
@@ -107,7 +111,11 @@ class TemplateUpdater:
             return False
         embedding = np.asarray(embedding, dtype=np.float32)
         anchored = float(target.enrolled_score(embedding[None])[0])
-        if anchored < self.threshold:
+        if anchored < self.threshold + o.learn_margin:
+            return False
+        # Certainty comes from the enrolment itself, or from a track that has matched it at
+        # that level over time: a lookalike who merely passes the threshold has neither.
+        if max(anchored, evidence if evidence is not None else -1.0) < self.learn_threshold:
             return False
         nearest = float(target.score(embedding[None])[0])
         if nearest > 1.0 - o.min_novelty:

@@ -97,8 +97,14 @@ class Tracker:
     options: TrackOptions
     threshold: float
     n_targets: int
+    names: list[str] = field(default_factory=list)
+    """Target names, for the events; indices are used where a name is missing."""
     tracks: list[Track] = field(default_factory=list)
     events: list[dict] = field(default_factory=list)
+    """What happened to identities, in order: "labelled", "label_dropped", "label_moved",
+    "lost" (a labelled track unseen for max_missed frames; "last_seen" says when it was last
+    seen) and "ended_at_cut". Frames are those of the live decision: for recorded video the
+    labels in the output may start earlier, filled in with hindsight."""
     _next_id: int = 1
     _last_hist: np.ndarray | None = None
 
@@ -194,7 +200,11 @@ class Tracker:
         return int(track.streak[target]) >= o.confirm_frames
 
     def _event(self, kind: str, frame: int, track: Track, target: int | None) -> None:
-        event = {"event": kind, "frame": frame, "track": track.id, "target": target}
+        name = target
+        if target is not None and target < len(self.names):
+            name = self.names[target]
+        event = {"event": kind, "frame": frame, "track": track.id, "target": name,
+                 "last_seen": track.last_frame}
         self.events.append(event)
         log.debug("track event: %s", event)
 
@@ -306,13 +316,23 @@ class Hindsight:
         for face in result.faces:
             if face.label is None or face.track is None:
                 continue
+            reference = face.box
             for earlier, _ in reversed(self._held):
                 if any(f.label == face.label for f in earlier.faces):
                     break
                 same_track = [f for f in earlier.faces if f.track == face.track]
-                if not same_track:
-                    continue
-                candidate = same_track[0]
+                if same_track:
+                    candidate = same_track[0]
+                else:
+                    # A blurred frame can split a track for a few frames; a face in the
+                    # track's place during such a gap is the same person if it still
+                    # scores like them.
+                    nearby = [f for f in earlier.faces
+                              if f.label is None and iou(f.box, reference) >= 0.5]
+                    if not nearby:
+                        continue
+                    candidate = max(nearby, key=lambda f: iou(f.box, reference))
                 if candidate.best != face.label or candidate.score < self.floor:
                     break
                 candidate.label = face.label
+                reference = candidate.box

@@ -182,3 +182,37 @@ def test_target_leaving_and_coming_back_is_lost_then_verified_again(clips, stage
     assert before and after and not before & after, "the returning face kept its old track"
     assert sum(labelled(labels)[58:]) >= 25
     assert isinstance(recognizer.tracker, Tracker)
+
+
+def test_shot_cuts_of_real_footage_end_every_track(shared_data):
+    """The Hamilton clip cuts at frames 20, 82 and 211; no other frame is a cut."""
+    from livesiam.capture import open_source
+
+    tracker = Tracker(Config().track, threshold=0.5, n_targets=0)
+    cuts = []
+    with open_source(shared_data / "videos" / "hamilton" / "short_hamilton_clip.mp4") as source:
+        for frame in source:
+            if tracker._is_cut(frame.image):
+                cuts.append(frame.index)
+    assert cuts == [20, 82, 211]
+
+
+def test_hindsight_names_earlier_frames_of_a_labelled_track_but_not_someone_else():
+    from livesiam.results import FaceResult, FrameResult
+    from livesiam.track import Hindsight
+
+    def frame(i, score, label=None, track=1, box=(10, 10, 50, 50)):
+        return FrameResult(i, i / 25, [FaceResult(box, label, score, track, TARGET)])
+
+    smoother = Hindsight(lag=10, threshold=0.5, margin=0.2)
+    frames = [frame(0, 0.05),            # too unlike the target: the walk back stops here
+              frame(1, 0.35),            # like enough: named in hindsight
+              frame(2, 0.40, track=2),   # a blurred frame split the track; same place
+              frame(3, 0.45),
+              frame(4, 0.70, TARGET)]    # the live decision
+    out = []
+    for f in frames:
+        out += smoother.push(f)
+    out += smoother.flush()
+    labels = [r.faces[0].label for r, _ in out]
+    assert labels == [None, TARGET, TARGET, TARGET, TARGET]
