@@ -66,12 +66,12 @@ def main() -> None:
         return "n/a" if value is None else f"{value:.3f}"
 
     print("| clip | policy | frames | recall | precision | false frames | id switches | "
-          "template updates |")
-    print("|---|---|---|---|---|---|---|---|")
+          "template updates | mean score |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name, policy, m in rows:
         print(f"| {name} | {policy} | {m['frames']} | {cell(m['recall'])} | "
               f"{cell(m['precision'])} | {m['false_frames']} | {m['id_switches']} | "
-              f"{m['template_updates']} |")
+              f"{m['template_updates']} | {cell(m['mean_score'])} |")
     print(f"\nKatie Hill labelled as Jackie_Chan in {katie_false} of {len(frames)} frames")
 
 

@@ -491,9 +491,10 @@ def cmd_evaluate_track(args: argparse.Namespace) -> int:
     write_json_atomic(out / "track_metrics.json", report)
     for policy, m in measured.items():
         precision = "n/a" if m["precision"] is None else f"{m['precision']:.3f}"
+        mean = "n/a" if m["mean_score"] is None else f"{m['mean_score']:.3f}"
         print(f"{policy:>10}: recall {m['recall']:.3f}  precision {precision}  false frames "
               f"{m['false_frames']}  id switches {m['id_switches']}  template updates "
-              f"{m['template_updates']}")
+              f"{m['template_updates']}  mean score {mean}")
     print(f"wrote {out / 'track_metrics.json'}")
     return EXIT_OK
 

@@ -47,7 +47,8 @@ def read_truth(path: str | Path) -> list[tuple[float, float, float, float] | Non
 
 def track_metrics(results: list[FrameResult], target: str,
                   truth: list | None = None) -> dict:
-    """recall, precision, false_frames and id_switches of ``target`` over ``results``.
+    """recall, precision, false_frames, id_switches and the mean score of the faces carrying
+    the label (what template updating raises) of ``target`` over ``results``.
 
     With ``truth`` (a box or None per frame), a labelled face counts as right when its box
     overlaps the true box by IoU >= 0.3. Without, the target is taken to be on screen in every
@@ -59,6 +60,7 @@ def track_metrics(results: list[FrameResult], target: str,
 
     present = hits = labelled = correct = false = switches = 0
     last_track = None
+    scores: list[float] = []
     for result in results:
         true_box = truth[result.index] if truth is not None else "present"
         faces = [f for f in result.faces if f.label == target]
@@ -71,6 +73,7 @@ def track_metrics(results: list[FrameResult], target: str,
         else:
             right = [f for f in faces if is_present and iou(f.box, true_box) >= MIN_IOU]
 
+        scores.extend(f.score for f in faces)
         if faces:
             labelled += 1
             correct += bool(right)
@@ -91,4 +94,5 @@ def track_metrics(results: list[FrameResult], target: str,
         "precision": round(correct / labelled, 6) if labelled and truth is not None else None,
         "false_frames": false,
         "id_switches": switches,
+        "mean_score": round(float(sum(scores) / len(scores)), 4) if scores else None,
     }
