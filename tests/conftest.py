@@ -27,3 +27,19 @@ def shared_data() -> Path:
             pytest.fail(f"{message}; CI must provide it")
         pytest.skip(message)
     return SHARED_DATA
+
+
+@pytest.fixture(scope="module")
+def detector():
+    """A MediaPipe face detector in image mode, shared by a test module."""
+    from livesiam.config import DetectOptions
+    from livesiam.detect import FaceDetector
+
+    with FaceDetector(DetectOptions()) as detector:
+        yield detector
+
+
+@pytest.fixture(scope="module")
+def stills(shared_data: Path) -> Path:
+    """The folder of real stills: Obama, Biden, the Hamilton performer and pianist."""
+    return shared_data / "videos" / "hamilton"

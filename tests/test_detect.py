@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import numpy as np
@@ -16,16 +15,6 @@ from livesiam.images import load_image
 
 RIGHT_EYE, LEFT_EYE, NOSE, MOUTH = 0, 1, 2, 3
 
-
-@pytest.fixture(scope="module")
-def detector() -> Iterator[FaceDetector]:
-    with FaceDetector(DetectOptions()) as detector:
-        yield detector
-
-
-@pytest.fixture(scope="module")
-def stills(shared_data: Path) -> Path:
-    return shared_data / "videos" / "hamilton"
 
 
 def inside(point: np.ndarray, box: tuple[int, int, int, int], slack: float = 0.0) -> bool:

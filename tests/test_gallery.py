@@ -6,14 +6,12 @@ import logging
 import shutil
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Iterator
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from livesiam.align import align_face
-from livesiam.config import DetectOptions
 from livesiam.detect import FaceDetector
 from livesiam.errors import InputError, ModelError, NoFaceError
 from livesiam.gallery import (Gallery, default_gallery_path, embed_photos, enroll, load_gallery,
@@ -39,16 +37,6 @@ class RecordingEmbedder:
         rows[:, 0] = 1.0
         return rows
 
-
-@pytest.fixture(scope="module")
-def detector() -> Iterator[FaceDetector]:
-    with FaceDetector(DetectOptions()) as detector:
-        yield detector
-
-
-@pytest.fixture(scope="module")
-def stills(shared_data: Path) -> Path:
-    return shared_data / "videos" / "hamilton"
 
 
 def photo(folder: Path, name: str) -> Path:

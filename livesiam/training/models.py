@@ -71,6 +71,14 @@ RESNET_SMALL_HEAD_CHANNELS = 512
 """Channels of the last feature map, before the global depthwise convolution."""
 
 
+def _stem(inputs):
+    """Pixel values 0..255 to about -1..1, then a strided 3x3 convolution to 32 channels."""
+    x = layers.Rescaling(1.0 / 128.0, offset=-127.5 / 128.0, name="rescale")(inputs)
+    x = layers.Conv2D(32, 3, strides=2, padding="same", use_bias=False, name="stem")(x)
+    x = layers.BatchNormalization(name="stem_bn")(x)
+    return layers.ReLU(name="stem_relu")(x)
+
+
 def _conv_bn(x, filters: int, name: str, stride: int = 1, activate: bool = True):
     """1x1 convolution + batch normalisation (+ ReLU)."""
     x = layers.Conv2D(filters, 1, strides=stride, use_bias=False, name=name)(x)
@@ -119,10 +127,7 @@ def resnet_small_encoder(input_shape: tuple[int, int, int],
     input_shape = _check_input_shape(input_shape)
 
     inputs = keras.Input(shape=input_shape, name="image")
-    x = layers.Rescaling(1.0 / 128.0, offset=-127.5 / 128.0, name="rescale")(inputs)
-    x = layers.Conv2D(32, 3, strides=2, padding="same", use_bias=False, name="stem")(x)
-    x = layers.BatchNormalization(name="stem_bn")(x)
-    x = layers.ReLU(name="stem_relu")(x)
+    x = _stem(inputs)
     for stage, (filters, blocks) in enumerate(RESNET_SMALL_STAGES, start=1):
         for block in range(blocks):
             x = _residual_block(x, filters, 2 if block == 0 else 1, f"stage{stage}_{block}")
@@ -178,10 +183,7 @@ def resnet_encoder(input_shape: tuple[int, int, int], embedding_dim: int = 128) 
     input_shape = _check_input_shape(input_shape)
 
     inputs = keras.Input(shape=input_shape, name="image")
-    x = layers.Rescaling(1.0 / 128.0, offset=-127.5 / 128.0, name="rescale")(inputs)
-    x = layers.Conv2D(32, 3, strides=2, padding="same", use_bias=False, name="stem")(x)
-    x = layers.BatchNormalization(name="stem_bn")(x)
-    x = layers.ReLU(name="stem_relu")(x)
+    x = _stem(inputs)
     for stage, (filters, blocks) in enumerate(RESNET_STAGES, start=1):
         for block in range(blocks):
             x = _basic_block(x, filters, 2 if block == 0 else 1, f"stage{stage}_{block}")
