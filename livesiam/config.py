@@ -131,10 +131,11 @@ class TrackOptions:
     """...and from this turn on not at all: a profile or the back of a head says little about
     identity, so it neither builds nor erodes a track's evidence, and it may join a track on
     position alone."""
-    confidence_reliable: float = 0.8
-    """Detector confidence from which a face fully counts as evidence; at the detector's own
-    floor (detect.min_confidence) it counts nothing. Weak detections are often a head seen
-    from behind or a face half out of view."""
+    confidence_unreliable: float = 0.65
+    """Detector confidence at or below which a face counts nothing as evidence (nor against
+    it): weak detections are often a head seen from behind or a face half out of view..."""
+    confidence_reliable: float = 0.9
+    """...and from which it fully counts."""
     hindsight_frames: int = 60
     """For recorded video (`analyze`, `evaluate-track`): frames held back so that a track
     labelled later also names its earlier frames. 0 turns it off. Costs memory for that many

@@ -45,13 +45,15 @@ def yaw(keypoints: np.ndarray) -> float:
 
 
 def reliability(keypoints: np.ndarray, confidence: float, options: TrackOptions,
-                min_confidence: float) -> float:
+                min_confidence: float | None = None) -> float:
     """How much a face says about identity, from 0 (nothing) to 1 (a clear frontal face)."""
     turn = abs(yaw(keypoints))
     span = max(options.yaw_unreliable - options.yaw_reliable, 1e-6)
     pose = float(np.clip(1.0 - (turn - options.yaw_reliable) / span, 0.0, 1.0))
-    span = max(options.confidence_reliable - min_confidence, 1e-6)
-    detection = float(np.clip((confidence - min_confidence) / span, 0.0, 1.0))
+    floor = options.confidence_unreliable if min_confidence is None else \
+        max(options.confidence_unreliable, min_confidence)
+    span = max(options.confidence_reliable - floor, 1e-6)
+    detection = float(np.clip((confidence - floor) / span, 0.0, 1.0))
     return pose * detection
 
 

@@ -40,21 +40,23 @@ def girl_run(shared_data, tmp_path_factory):
     return otb_girl(shared_data, tmp_path_factory.mktemp("otb-girl"))
 
 
-def test_otb_girl_labels_are_precise_and_updating_never_hurts(girl_run):
+def test_otb_girl_labels_are_precise_and_updating_raises_recall(girl_run):
     report, _, _ = girl_run
     adaptive, fixed = report["policies"]["confident"], report["policies"]["none"]
+    assert report["policy"] == "confident"
     assert report["precision"] >= 0.97
+    assert report["recall"] >= 0.75
     assert adaptive["template_updates"] > 0
-    assert adaptive["recall"] >= fixed["recall"]
-    assert adaptive["precision"] >= fixed["precision"]
+    assert adaptive["recall"] > fixed["recall"]
 
 
-@pytest.mark.xfail(strict=True, reason="Limitation: the frames updating could win back are "
-                   "her turned face, which never scores confidently enough to be learned from, "
-                   "so both policies reach the same recall")
-def test_otb_girl_updating_raises_recall(girl_run):
+@pytest.mark.xfail(strict=True, reason="Limitation: with updating, one more frame labels her "
+                   "head from below or behind, where the detector's box overlaps her head box "
+                   "by an IoU under 0.3, so precision is 0.987 against 0.989 without")
+def test_otb_girl_updating_keeps_precision(girl_run):
     report, _, _ = girl_run
-    assert report["policies"]["confident"]["recall"] > report["policies"]["none"]["recall"]
+    adaptive, fixed = report["policies"]["confident"], report["policies"]["none"]
+    assert adaptive["precision"] >= fixed["precision"]
 
 
 def test_otb_girl_the_man_beside_her_never_takes_her_name(girl_run):
@@ -70,14 +72,6 @@ def test_otb_girl_the_man_beside_her_never_takes_her_name(girl_run):
     two_faces = [f for f in frames if len(f["faces"]) == 2]
     assert len(two_faces) >= 20
     assert all([x["label"] for x in f["faces"]].count("girl") <= 1 for f in two_faces)
-
-
-@pytest.mark.xfail(strict=True, reason="Limitation: in 94 of the 500 frames no face overlaps "
-                   "her head box (she turns her back, or her profile is missed), and a turned "
-                   "face scores near zero, so recall stays near 0.72")
-def test_otb_girl_recall_reaches_three_quarters(girl_run):
-    report, _, _ = girl_run
-    assert report["recall"] >= 0.75
 
 
 @pytest.mark.parametrize("clip", ["d3", "d6", "d9", "d10", "d13"])
