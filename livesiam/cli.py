@@ -80,15 +80,19 @@ def _config(args: argparse.Namespace):
     if getattr(args, "device", None):
         config.embed.device = args.device
     if getattr(args, "threshold", None):
-        config.match.threshold = args.threshold
+        config.match.threshold = args.threshold.strip()
     if getattr(args, "detector", None):
         config.detect.model = args.detector
     if getattr(args, "update", None):
         config.templates.policy = args.update
     if getattr(args, "fps", None) is not None:
-        if not math.isfinite(args.fps) or args.fps <= 0:
-            raise InputError(f"--fps must be a positive number, got {args.fps}")
+        if not math.isfinite(args.fps) or not 0.01 <= args.fps <= 1000:
+            raise InputError(f"--fps must be between 0.01 and 1000, got {args.fps}")
         config.capture.folder_fps = args.fps
+    if getattr(args, "threshold", None) is not None and not str(args.threshold).strip():
+        raise InputError("--threshold is empty; give a number or a name such as best or strict")
+    if getattr(args, "max_frames", 0) < 0:
+        raise InputError(f"--max-frames must be 0 (no limit) or more, got {args.max_frames}")
     return config
 
 
@@ -191,6 +195,8 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     from .gallery import default_gallery_path, enroll
 
     config = _config(args)
+    if not args.name.strip() or "=" in args.name:
+        raise InputError(f"name {args.name!r}: give a non-empty name without '='")
     embedder = Embedder(config.embed)
     path = Path(args.gallery) if args.gallery else default_gallery_path()
     photos = [Path(p) for p in args.photos]
@@ -365,6 +371,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import TARGET_NAME, demo_target_image, make_demo_clip
 
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: is a file; give a folder for the demo's output")
     out.mkdir(parents=True, exist_ok=True)
     clip = out / "demo-clip.mp4"
     target = out / "enrolment.png"
@@ -532,7 +540,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-display", action="store_true", help="no window (headless machines)")
     p.add_argument("--save", metavar="FILE.mp4", help="record the annotated feed")
     p.add_argument("--json", action="store_true", help="print each frame's result as JSON")
-    p.add_argument("--max-frames", type=int, default=0, help="stop after this many frames")
+    p.add_argument("--max-frames", type=int, default=0,
+                   help="stop after this many frames (default 0: no limit)")
     p.add_argument("--fps", type=float, help="frame rate of a folder of images (default 30)")
     p.set_defaults(func=cmd_watch)
 

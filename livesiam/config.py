@@ -9,6 +9,7 @@ leaves out keep their defaults, and an unknown key is an error rather than silen
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -179,8 +180,18 @@ def _apply(section: Any, values: dict[str, Any], where: str) -> None:
         if isinstance(current, bool) and not isinstance(value, bool):
             raise ConfigError(f"{where}.{key}: expected true or false, got {value!r}")
         if isinstance(current, (int, float)) and not isinstance(current, bool):
+            if isinstance(value, str):
+                # YAML reads 1e9 (no dot) as text; take what reads as a number.
+                try:
+                    value = float(value)
+                except ValueError:
+                    pass
             if not isinstance(value, (int, float)) or isinstance(value, bool):
                 raise ConfigError(f"{where}.{key}: expected a number, got {value!r}")
+            if not math.isfinite(value):
+                raise ConfigError(f"{where}.{key}: expected a finite number, got {value!r}")
+            if isinstance(current, int) and value != int(value):
+                raise ConfigError(f"{where}.{key}: expected a whole number, got {value!r}")
             value = type(current)(value)
         if isinstance(current, str):
             # A number is welcome as text (a threshold); a list, mapping or empty value is not.
@@ -200,7 +211,9 @@ def load_config(path: str | Path | None = None) -> Config:
 
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a text file in UTF-8") from exc
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config ({exc.strerror})") from exc
     except yaml.YAMLError as exc:
@@ -215,4 +228,27 @@ def load_config(path: str | Path | None = None) -> Config:
         if not isinstance(values, dict):
             raise ConfigError(f"{path}: section {name!r} must be a mapping")
         _apply(getattr(config, name), values, f"{path}:{name}")
+    validate(config, str(path))
     return config
+
+
+# (section, option, lowest, highest) for options whose useful range is narrower than a number's.
+RANGES = [
+    ("detect", "min_confidence", 0.0, 1.0), ("detect", "min_face_px", 1, 4096),
+    ("detect", "upscale_below_px", 0, 4096), ("align", "size", 16, 1024),
+    ("embed", "threads", 1, 256), ("templates", "max_exemplars", 0, 10_000),
+    ("templates", "min_novelty", 0.0, 2.0), ("track", "max_missed", 0, 100_000),
+    ("track", "min_iou", 0.0, 1.0), ("track", "appearance_weight", 0.0, 1.0),
+    ("track", "appearance_memory", 0.0, 1.0), ("track", "evidence_decay", 0.0, 1.0),
+    ("track", "confirm_frames", 0, 100_000), ("track", "hindsight_frames", 0, 100_000),
+    ("capture", "folder_fps", 0.01, 1000.0), ("capture", "timeout", 0.0, 3600.0),
+]
+
+
+def validate(config: Config, where: str = "config") -> None:
+    """Refuse values outside an option's useful range, naming the option."""
+    for section, option, low, high in RANGES:
+        value = getattr(getattr(config, section), option)
+        if not low <= value <= high:
+            raise ConfigError(f"{where}: {section}.{option} must be between {low} and {high}, "
+                              f"got {value}")

@@ -11,6 +11,7 @@ loading them is refused rather than silently giving nonsense scores. Writes are 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import tempfile
@@ -197,6 +198,26 @@ def enroll(path: str | Path, name: str, photos: list[Path], detector, embedder,
     """Add ``name`` with the faces of ``photos`` (and, with ``mirror``, their mirror images)
     to the gallery at ``path`` (created if new)."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Read, add and write under a lock: two enrolments at once must not lose either person.
+    with _locked(path):
+        return _enroll_locked(path, name, photos, detector, embedder, mirror)
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    import fcntl
+
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _enroll_locked(path: Path, name: str, photos: list[Path], detector, embedder,
+                   mirror: bool) -> Gallery:
     if path.exists():
         gallery = load_gallery(path, embedder)
     else:

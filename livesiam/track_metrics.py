@@ -7,6 +7,7 @@ target is on screen throughout (``present``).
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from pathlib import Path
@@ -15,6 +16,8 @@ from .errors import InputError
 from .results import FrameResult
 from .track import iou
 
+log = logging.getLogger(__name__)
+
 MIN_IOU = 0.3
 
 
@@ -22,7 +25,9 @@ def read_truth(path: str | Path) -> list[tuple[float, float, float, float] | Non
     """One entry per line: the target's box, or None where it is absent."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not a text file in UTF-8") from exc
     except OSError as exc:
         raise InputError(f"{path}: cannot read ground truth ({exc.strerror})") from exc
     boxes: list[tuple[float, float, float, float] | None] = []
@@ -56,7 +61,9 @@ def track_metrics(results: list[FrameResult], target: str,
     frame's largest counts as false when several faces are present.
     """
     if truth is not None and len(truth) < len(results):
-        raise InputError(f"ground truth has {len(truth)} boxes for {len(results)} frames")
+        log.warning("ground truth has %d boxes for %d frames; the target is taken as absent "
+                    "from the frames without one", len(truth), len(results))
+        truth = list(truth) + [None] * (len(results) - len(truth))
 
     present = hits = labelled = correct = false = switches = 0
     last_track = None

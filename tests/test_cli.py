@@ -265,3 +265,50 @@ def test_the_enrolment_photo_itself_is_recognised(analysis: Analysis) -> None:
     assert frames[2]["faces"][0]["label"] == "obama"
     assert frames[0]["faces"][0]["score"] > 0.9
     assert list(summary["labels"]) == ["obama"]
+
+
+@pytest.mark.parametrize("text, mentions", [
+    ("track: {max_missed: .nan}", "finite"),
+    ("embed: {threads: 0}", "embed.threads"),
+    ("detect: {upscale_below_px: 100000}", "detect.upscale_below_px"),
+    ("detect: {min_confidence: 7}", "detect.min_confidence"),
+    ("align: {size: 0}", "align.size"),
+])
+def test_out_of_range_config_values_are_refused_by_name(tmp_path, obama, text, mentions):
+    config = tmp_path / "odd.yaml"
+    config.write_text(text + "\n")
+    assert_one_line_error(livesiam("verify", obama, obama, "--config", config), mentions)
+
+
+def test_text_inputs_that_are_not_utf8_are_refused_clearly(tmp_path, obama):
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"\xff\xfe\x00\x01garbage")
+    assert_one_line_error(livesiam("verify", obama, obama, "--config", binary), "UTF-8")
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_bytes(b"\xff\xfe\x00\x01garbage")
+    assert_one_line_error(livesiam("evaluate", "--pairs", pairs, "--root", tmp_path,
+                                   "--out", tmp_path / "out"), "UTF-8")
+
+
+def test_malformed_pairs_rows_are_refused_with_their_line(tmp_path):
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("left,right,same\na/1.jpg,b/1.jpg,0\nbad row\n")
+    assert_one_line_error(livesiam("evaluate", "--pairs", pairs, "--out", tmp_path / "o"),
+                          "pairs.csv:3")
+    lfw = tmp_path / "pairs.txt"
+    lfw.write_text("1\t1\nAda\t1\tx\n")
+    assert_one_line_error(livesiam("evaluate", "--pairs", lfw, "--out", tmp_path / "o"),
+                          "pairs.txt:2")
+
+
+def test_two_enrolments_at_once_keep_both_people(tmp_path, shared_data):
+    stills = shared_data / "videos" / "hamilton"
+    gallery = tmp_path / "g.npz"
+    env = {**os.environ, "LIVESIAM_NATIVE_LOGS": "0"}
+    runs = [subprocess.Popen([str(LIVESIAM), "enroll", name, str(stills / photo),
+                              "--gallery", str(gallery)], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for name, photo in (("Obama", "obama.jpg"), ("Biden", "biden.jpg"))]
+    for run in runs:
+        assert run.wait(timeout=180) == 0, run.stderr.read()
+    assert set(load_gallery(gallery).names) == {"Obama", "Biden"}

@@ -94,7 +94,10 @@ def read_lfw_pairs(pairs_file: str | Path) -> list[tuple[str, str, bool, int]]:
     """(left, right, same, fold) for each pair; paths are ``Name/Name_NNNN.jpg``, folds from 1."""
     path = Path(pairs_file)
     try:
-        lines = [line.split() for line in path.read_text().splitlines() if line.strip()]
+        lines = [line.split() for line in path.read_text(encoding="utf-8").splitlines()
+                 if line.strip()]
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not a text file in UTF-8") from exc
     except OSError as exc:
         raise InputError(f"{path}: cannot read pairs file ({exc.strerror})") from exc
     try:
@@ -103,6 +106,8 @@ def read_lfw_pairs(pairs_file: str | Path) -> list[tuple[str, str, bool, int]]:
         raise InputError(f"{path}: first line must be '<folds> <pairs per half-fold>'") from exc
 
     def image(name: str, index: str) -> str:
+        if not index.isdigit():
+            raise InputError(f"{path}:{number}: image number {index!r} is not a number")
         return f"{name}/{name}_{int(index):04d}.jpg"
 
     pairs = []
@@ -125,14 +130,18 @@ def read_csv_pairs(pairs_file: str | Path, folds: int = 10) -> list[tuple[str, s
     order, ``folds`` contiguous blocks of about equal size."""
     path = Path(pairs_file)
     try:
-        with path.open(newline="") as fh:
+        with path.open(newline="", encoding="utf-8") as fh:
             rows = list(csv.DictReader(fh))
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not a text file in UTF-8") from exc
     except OSError as exc:
         raise InputError(f"{path}: cannot read pairs file ({exc.strerror})") from exc
     if not rows or not {"left", "right", "same"} <= set(rows[0]):
         raise InputError(f"{path}: expected a CSV with header left,right,same")
     pairs = []
     for i, row in enumerate(rows):
+        if any(row.get(k) is None or not row[k].strip() for k in ("left", "right", "same")):
+            raise InputError(f"{path}:{i + 2}: expected three values: left,right,same")
         if row["same"].strip() not in ("0", "1"):
             raise InputError(f"{path}:{i + 2}: 'same' must be 0 or 1, got {row['same']!r}")
         fold = i * folds // len(rows) + 1
@@ -193,7 +202,8 @@ def build_faceset(root: str | Path, name: str, pick: str = "largest", size: int 
                 boxes.append((0, 0, image.shape[1], image.shape[0]))
                 whole.append(True)
             idents.append(ident)
-            rel_paths.append(str(path.relative_to(root)))
+            rel_paths.append(str(path.relative_to(root)) if path.is_relative_to(root)
+                             else str(path))
 
     if not crops:
         raise DatasetError(f"{root}: no readable image")

@@ -74,7 +74,8 @@ def plot_roc(scores: np.ndarray, same: np.ndarray, path: Path, metrics: dict,
     keep = far > 0
     ax_roc.plot(far[keep], tar[keep], color="#1f77b4", lw=2)
     ax_roc.set_xscale("log")
-    ax_roc.set_xlim(max(far[keep].min(), 1e-6), 1.0)
+    low = max(far[keep].min(), 1e-6)
+    ax_roc.set_xlim(low if low < 1.0 else 1e-6, 1.0)
     ax_roc.set_ylim(max(0.0, tar[keep].min() - 0.02), 1.0005)
     ax_roc.set_xlabel("false accept rate")
     ax_roc.set_ylabel("true accept rate")
