@@ -120,8 +120,8 @@ def _targets(args: argparse.Namespace, stages, config) -> dict:
     import numpy as np
 
     from .detect import FaceDetector
-    from .gallery import (default_gallery_path, embed_photos, enrolment_embeddings,
-                          face_crop_from_image, load_gallery, target_specs)
+    from .gallery import (embed_photos, enrolment_embeddings, face_crop_from_image,
+                          load_gallery, target_specs)
 
     images = getattr(args, "target_images", None) or {}
     if not args.target and args.gallery is None and not images:
@@ -138,7 +138,7 @@ def _targets(args: argparse.Namespace, stages, config) -> dict:
             targets[spec.name] = embed_photos(spec.photos, detector, stages.embedder,
                                               skip_bad=True, mirror=mirror)
     if args.gallery is not None:
-        path = Path(args.gallery) if args.gallery else default_gallery_path()
+        path = _gallery_path(args)
         for name, embeddings in load_gallery(path, stages.embedder).identities().items():
             if name in targets:
                 embeddings = np.concatenate([targets[name], embeddings])

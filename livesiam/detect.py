@@ -51,6 +51,18 @@ class Face:
         return x + w / 2.0, y + h / 2.0
 
 
+def yaw(keypoints: np.ndarray) -> float:
+    """Sideways turn of a face from its keypoints: the nose tip's offset from the midpoint of
+    the eyes along the eye line, in eye distances (0 frontal, about 0.35 at 30 degrees;
+    infinite when the eyes coincide)."""
+    right_eye, left_eye, nose = keypoints[0], keypoints[1], keypoints[2]
+    distance = float(np.linalg.norm(left_eye - right_eye))
+    if distance < 1e-6:
+        return float("inf")
+    axis = (left_eye - right_eye) / distance
+    return float(np.dot(nose - (left_eye + right_eye) / 2.0, axis)) / distance
+
+
 def detector_dir() -> Path:
     """Where the detector models were installed: $LIVESIAM_DETECTOR_DIR, else the environment."""
     override = os.environ.get("LIVESIAM_DETECTOR_DIR")

@@ -116,8 +116,10 @@ class Recognizer:
         templates = [TargetTemplates(name, embeddings) for name, embeddings in targets.items()]
         manifest = stages.embedder.manifest
         learn = config.templates.learn_above
-        learn_threshold = manifest.threshold(learn) if (
-            learn not in ("", "strict") or "strict" in manifest.thresholds) else threshold
+        if learn == "strict" and "strict" not in manifest.thresholds:
+            learn_threshold = threshold  # weights without a strict threshold: the one in use
+        else:
+            learn_threshold = manifest.threshold(learn)
         updater = TemplateUpdater(config.templates, threshold, learn_threshold)
         tracker = Tracker(config.track, threshold, len(templates),
                           [t.name for t in templates]) if config.track.enabled else None
@@ -127,7 +129,8 @@ class Recognizer:
                label: str, score: float, evidence: float | None = None) -> None:
         if self.updater.options.policy == "none":
             return
-        ok, _why = face_quality(face.box, face.keypoints, crop, self.updater.options)
-        if ok:
-            target = self.targets[self.names.index(label)]
-            self.updater.consider(target, embedding, score, frame, evidence)
+        target = self.targets[self.names.index(label)]
+        self.updater.consider(
+            target, embedding, score, frame, evidence,
+            quality=lambda: face_quality(face.box, face.keypoints, crop,
+                                         self.updater.options)[0])

@@ -239,17 +239,7 @@ class AnalysisWriter:
         except TypeError as exc:
             raise ValueError(f"summary extra entries must be JSON values: {exc}") from exc
         self.close()
-
-        # Written beside the target and renamed over it: a reader sees the old summary or the
-        # new one, never a partial file, even if this process dies while writing.
-        tmp = self.summary_path.with_name(self.summary_path.name + ".tmp")
-        try:
-            tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, self.summary_path)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise OutputError(f"{self.summary_path}: cannot write the summary "
-                              f"({exc.strerror}); check the free space and permissions") from exc
+        _write_text_atomic(self.summary_path, text, "the summary")
         self._finished = True
         log.info("wrote %s (%d frames)", self.out_dir, len(self._entries))
         return summary
@@ -265,12 +255,17 @@ class AnalysisWriter:
 
 def write_json_atomic(path: str | Path, data: dict) -> None:
     """Write JSON beside ``path`` and rename it over: readers never see a partial file."""
-    path = Path(path)
+    _write_text_atomic(Path(path), json.dumps(data, indent=2) + "\n", "it")
+
+
+def _write_text_atomic(path: Path, text: str, what: str) -> None:
+    # Written beside the target and renamed over it: a reader sees the old file or the new
+    # one, never a partial file, even if this process dies while writing.
     tmp = path.with_name(path.name + ".tmp")
     try:
-        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise OutputError(f"{path}: cannot write ({exc.strerror}); check the free space and "
-                          f"permissions") from exc
+        raise OutputError(f"{path}: cannot write {what} ({exc.strerror}); check the free space "
+                          f"and permissions") from exc

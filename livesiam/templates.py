@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -101,9 +102,12 @@ class TemplateUpdater:
         self.learn_threshold = threshold if learn_threshold is None else learn_threshold
 
     def consider(self, target: TargetTemplates, embedding: np.ndarray, score: float,
-                 frame: int, evidence: float | None = None) -> bool:
+                 frame: int, evidence: float | None = None,
+                 quality: Callable[[], bool] | None = None) -> bool:
         """Learn ``embedding`` (a face labelled as ``target`` with ``score``; ``evidence`` is
-        its track's, when tracked) if the policy allows it; return whether it was learned."""
+        its track's, when tracked) if the policy allows it; return whether it was learned.
+        ``quality`` is asked last, only of faces that pass every identity check: it is the
+        costly one, and nearly every face fails earlier."""
         o = self.options
         if o.policy == "none":
             return False
@@ -119,6 +123,8 @@ class TemplateUpdater:
             return False
         nearest = float(target.score(embedding[None])[0])
         if nearest > 1.0 - o.min_novelty:
+            return False
+        if quality is not None and not quality():
             return False
 
         target.floor = self.threshold - o.learned_reach
@@ -143,12 +149,8 @@ def face_quality(box: tuple, keypoints: np.ndarray, crop: np.ndarray,
     grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
     if float(cv2.Laplacian(grey, cv2.CV_32F).var()) < options.min_sharpness:
         return False, "blurred"
-    right_eye, left_eye, nose = keypoints[0], keypoints[1], keypoints[2]
-    eye_distance = float(np.linalg.norm(left_eye - right_eye))
-    if eye_distance < 1e-6:
-        return False, "pose"
-    axis = (left_eye - right_eye) / eye_distance
-    offset = float(np.dot(nose - (left_eye + right_eye) / 2.0, axis)) / eye_distance
-    if abs(offset) > options.max_yaw:
+    from .detect import yaw
+
+    if abs(yaw(keypoints)) > options.max_yaw:
         return False, "pose"
     return True, ""

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from .config import TrackOptions
+from .detect import yaw
 
 log = logging.getLogger(__name__)
 
@@ -31,17 +32,6 @@ def iou(a: tuple, b: tuple) -> float:
     inter = ix * iy
     union = aw * ah + bw * bh - inter
     return float(inter / union) if union > 0 else 0.0
-
-
-def yaw(keypoints: np.ndarray) -> float:
-    """Sideways turn of a face from its keypoints: the nose tip's offset from the midpoint of
-    the eyes along the eye line, in eye distances (0 frontal, about 0.35 at 30 degrees)."""
-    right_eye, left_eye, nose = keypoints[0], keypoints[1], keypoints[2]
-    distance = float(np.linalg.norm(left_eye - right_eye))
-    if distance < 1e-6:
-        return float("inf")
-    axis = (left_eye - right_eye) / distance
-    return float(np.dot(nose - (left_eye + right_eye) / 2.0, axis)) / distance
 
 
 def reliability(keypoints: np.ndarray, confidence: float, options: TrackOptions,
