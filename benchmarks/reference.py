@@ -56,7 +56,7 @@ def main() -> None:
     faces_dir = args.data / "faces"
     folds = [int(f) for f in args.folds.split(",")]
     embedder = Embedder(EmbedOptions(weights=args.weights, device="cpu"))
-    size = embedder.input_size
+    size, layout = embedder.input_size, embedder.layout
     results: dict[str, dict[str, dict]] = {}
 
     def dlib(name: str, faces: FaceSet, root: Path) -> np.ndarray:
@@ -78,25 +78,27 @@ def main() -> None:
                          "face_recognition": score(faces, theirs, "face_recognition", True)}
 
     pairs_file = faces_dir / "lfw" / "pairs-dev.txt"
-    pairs, lfw_faces = pairs_faces(pairs_file, faces_dir / "lfw", size, folds)
+    pairs, lfw_faces = pairs_faces(pairs_file, faces_dir / "lfw", size, folds, layout=layout)
     both(f"LFW pairs, folds {args.folds}", lfw_faces, faces_dir / "lfw",
          lambda f, e, model, euclid: score_pairs(
              pairs, f, e, args.out / f"lfw-pairs-{model}", f"LFW pairs ({model})",
-             dlib_similarity if euclid else None))
+             dlib_similarity if euclid else embedder.score))
 
     held = set().union(*(lfw_folds(pairs_file)[k - 1] for k in folds))
     held_dir = faces_dir / "lfw"
-    all_held = identity_faces(held_dir, size, pick="centre")
+    all_held = identity_faces(held_dir, size, pick="centre", layout=layout)
     keep = np.isin(all_held.identities, sorted(held))
     both(f"LFW identities, folds {args.folds}", all_held.subset(keep), held_dir,
          lambda f, e, model, euclid: score_identities(
-             f, e, args.out / f"lfw-identities-{model}", f"LFW identities ({model})", euclid))
+             f, e, args.out / f"lfw-identities-{model}", f"LFW identities ({model})", euclid,
+             offset=embedder.score_offset))
 
     for name in ("orl", "yaleb"):
         root = faces_dir / name
-        both(name, identity_faces(root, size), root,
+        both(name, identity_faces(root, size, layout=layout), root,
              lambda f, e, model, euclid, name=name: score_identities(
-                 f, e, args.out / f"{name}-{model}", f"{name} ({model})", euclid))
+                 f, e, args.out / f"{name}-{model}", f"{name} ({model})", euclid,
+                 offset=embedder.score_offset))
 
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "reference.json").write_text(json.dumps(results, indent=2))

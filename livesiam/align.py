@@ -1,9 +1,14 @@
 """Aligning a detected face to a fixed crop.
 
 The eyes, nose tip and mouth centre from the detector are mapped by a similarity transform
-(rotation, uniform scale, translation) onto fixed positions in a square crop, the layout used by
-ArcFace-style 112x112 crops. The ears are left out: in a profile one of them is hidden and its
-estimated position would pull the fit.
+(rotation, uniform scale, translation) onto fixed positions in a square crop. The ears are left
+out: in a profile one of them is hidden and its estimated position would pull the fit.
+
+Two layouts exist, and an encoder's manifest names the one it was trained on:
+- "arcface": the positions of ArcFace-style 112x112 crops;
+- "dlib-chip": where these keypoints fall, on average, in the 150x150 chips that
+  ``dlib.get_face_chip`` cuts from its five-point landmarks (padding 0.25). Measured by
+  ``tools/fit_chip_layout.py`` on 1,329 LFW faces of folds 1-6.
 """
 
 from __future__ import annotations
@@ -22,8 +27,25 @@ REFERENCE_112 = np.array([
 ], dtype=np.float64)
 
 
-def reference_points(size: int) -> np.ndarray:
-    return REFERENCE_112 * (size / 112.0)
+# The same four points in a 150x150 dlib face chip.
+DLIB_CHIP_150 = np.array([
+    [46.6722, 47.3401],
+    [102.8756, 47.7506],
+    [74.1192, 79.3486],
+    [74.1152, 109.1087],
+], dtype=np.float64)
+
+LAYOUTS = {"arcface": (112, REFERENCE_112), "dlib-chip": (150, DLIB_CHIP_150)}
+DEFAULT_LAYOUT = "arcface"
+
+
+def reference_points(size: int, layout: str = DEFAULT_LAYOUT) -> np.ndarray:
+    """The four keypoints' positions in a ``size`` x ``size`` crop of ``layout``."""
+    try:
+        base, points = LAYOUTS[layout]
+    except KeyError:
+        raise ValueError(f"unknown face layout {layout!r}; known: {', '.join(LAYOUTS)}") from None
+    return points * (size / float(base))
 
 
 def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -46,18 +68,20 @@ def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return matrix
 
 
-def align_face(frame: np.ndarray, face: Face, size: int = 112) -> np.ndarray:
+def align_face(frame: np.ndarray, face: Face, size: int = 112,
+               layout: str = DEFAULT_LAYOUT) -> np.ndarray:
     """The face cut from ``frame`` (RGB uint8) as an aligned ``size`` x ``size`` crop."""
-    matrix = similarity_transform(face.keypoints[:4], reference_points(size))
+    matrix = similarity_transform(face.keypoints[:4], reference_points(size, layout))
     return cv2.warpAffine(frame, matrix, (size, size), flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_REPLICATE)
 
 
-def align_faces(frame: np.ndarray, faces: list[Face], size: int = 112) -> np.ndarray:
+def align_faces(frame: np.ndarray, faces: list[Face], size: int = 112,
+                layout: str = DEFAULT_LAYOUT) -> np.ndarray:
     """All faces of a frame as one (n, size, size, 3) uint8 batch."""
     if not faces:
         return np.zeros((0, size, size, 3), dtype=np.uint8)
-    return np.stack([align_face(frame, face, size) for face in faces])
+    return np.stack([align_face(frame, face, size, layout) for face in faces])
 
 
 def whole_image_crop(image: np.ndarray, size: int = 112) -> np.ndarray:

@@ -132,7 +132,8 @@ def _targets(args: argparse.Namespace, stages, config) -> dict:
     # detector's timestamps those of the footage.
     with FaceDetector(stages.detector.options, video=False) as detector:
         for name, image in images.items():
-            crop = face_crop_from_image(image, detector, stages.embedder.input_size, name)
+            crop = face_crop_from_image(image, detector, stages.embedder.input_size, name,
+                                        stages.embedder.layout)
             targets[name] = enrolment_embeddings(crop[None], stages.embedder, mirror)
         for spec in target_specs(args.target):
             targets[spec.name] = embed_photos(spec.photos, detector, stages.embedder,
@@ -173,12 +174,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
     embedder = Embedder(config.embed)
     threshold = embedder.manifest.threshold(config.match.threshold)
     with FaceDetector(config.detect) as detector:
-        crops = [face_crop_from_photo(Path(p), detector, embedder.input_size)
+        crops = [face_crop_from_photo(Path(p), detector, embedder.input_size, embedder.layout)
                  for p in (args.image_a, args.image_b)]
     import numpy as np
 
     a, b = embedder.embed(np.stack(crops))
-    score = float(np.dot(a, b))
+    score = embedder.score(a, b)
     same = score >= threshold
     verdict = "same person" if same else "different people"
     if args.json:

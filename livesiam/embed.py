@@ -23,6 +23,21 @@ log = logging.getLogger(__name__)
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "default"
 
 
+def calibrate(cosine, offset: float):
+    """A match score from the cosine similarity of two embeddings: ``(cos - offset) /
+    (1 - offset)``.
+
+    An encoder whose embeddings all lie in one narrow cone (strangers at cosine 0.8, say)
+    states that cosine as ``offset`` in its manifest; its scores then put strangers near 0 and
+    identical faces at 1, like any other encoder's, so that the margins of the tracker and
+    of template updating mean the same whatever the weights. The order of scores, and so
+    every accuracy figure, is that of the cosines.
+    """
+    if offset == 0.0:
+        return cosine
+    return (cosine - offset) / (1.0 - offset)
+
+
 @dataclass
 class Manifest:
     """What the weights folder says about itself (manifest.json)."""
@@ -39,6 +54,20 @@ class Manifest:
         return int(self.data["embedding_dim"])
 
     @property
+    def layout(self) -> str:
+        """Where the encoder expects the eyes, nose and mouth (see ``align.LAYOUTS``)."""
+        return str(self.data.get("layout", "arcface"))
+
+    @property
+    def score_offset(self) -> float:
+        """Cosine similarity that scores 0 (see ``calibrate``); 0 for plain cosine scores."""
+        return float(self.data.get("score_offset", 0.0))
+
+    @property
+    def lowest_score(self) -> float:
+        return float(calibrate(-1.0, self.score_offset))
+
+    @property
     def thresholds(self) -> dict[str, float]:
         return {k: float(v["value"]) for k, v in self.data.get("thresholds", {}).items()}
 
@@ -51,10 +80,11 @@ class Manifest:
         except ValueError:
             value = None
         if value is not None:
-            # Scores are cosine similarities: a threshold outside [-1, 1] would accept or
-            # refuse everyone.
-            if not -1.0 <= value <= 1.0:
-                raise ModelError(f"threshold {value} is outside -1..1, the range of a score")
+            # A threshold outside the range of scores would accept or refuse everyone.
+            low = self.lowest_score
+            if not low <= value <= 1.0:
+                raise ModelError(f"threshold {value} is outside {low:g}..1, the range of a "
+                                 f"score")
             return value
         if spec not in self.thresholds:
             names = ", ".join(self.thresholds) or "none"
@@ -84,6 +114,13 @@ def load_manifest(path: str | Path | None = None) -> Manifest:
     for key in ("input_size", "embedding_dim", "files"):
         if key not in data:
             raise ModelError(f"{file}: manifest lacks {key!r}")
+    from .align import LAYOUTS
+
+    if data.get("layout", "arcface") not in LAYOUTS:
+        raise ModelError(f"{file}: unknown face layout {data['layout']!r}")
+    offset = data.get("score_offset", 0.0)
+    if not isinstance(offset, (int, float)) or not 0.0 <= offset < 1.0:
+        raise ModelError(f"{file}: score_offset must be a number in [0, 1), got {offset!r}")
     return Manifest(folder, data)
 
 
@@ -119,6 +156,18 @@ class Embedder:
     @property
     def input_size(self) -> int:
         return self.manifest.input_size
+
+    @property
+    def layout(self) -> str:
+        return self.manifest.layout
+
+    @property
+    def score_offset(self) -> float:
+        return self.manifest.score_offset
+
+    def score(self, a: np.ndarray, b: np.ndarray) -> float:
+        """The match score of two embeddings."""
+        return float(calibrate(float(np.dot(a, b)), self.score_offset))
 
     def _file(self, name: str) -> Path:
         path = self.manifest.path / name

@@ -76,7 +76,7 @@ def target_specs(values: list[str]) -> list[TargetSpec]:
 
 
 def face_crop_from_image(image: np.ndarray, detector, size: int,
-                         source: str = "image") -> np.ndarray:
+                         source: str = "image", layout: str = "arcface") -> np.ndarray:
     """The aligned crop of the face in an enrolment image: the largest face when several.
 
     A tight crop of a head (cut from a frame by a box) gives the detector too little context;
@@ -98,12 +98,13 @@ def face_crop_from_image(image: np.ndarray, detector, size: int,
                           f"visible")
     if len(faces) > 1:
         log.warning("%s: %d faces found; using the largest", source, len(faces))
-    return align_face(image, faces[0], size)
+    return align_face(image, faces[0], size, layout)
 
 
-def face_crop_from_photo(photo: Path, detector, size: int) -> np.ndarray:
+def face_crop_from_photo(photo: Path, detector, size: int,
+                         layout: str = "arcface") -> np.ndarray:
     """face_crop_from_image for a photo file."""
-    return face_crop_from_image(load_image(photo), detector, size, str(photo))
+    return face_crop_from_image(load_image(photo), detector, size, str(photo), layout)
 
 
 def enrolment_embeddings(crops: np.ndarray, embedder, mirror: bool = False) -> np.ndarray:
@@ -126,7 +127,8 @@ def embed_photos(photos: list[Path], detector, embedder, skip_bad: bool = False,
     crops = []
     for photo in photos:
         try:
-            crops.append(face_crop_from_photo(photo, detector, embedder.input_size))
+            crops.append(face_crop_from_photo(photo, detector, embedder.input_size,
+                                              embedder.layout))
         except InputError as exc:
             if not skip_bad:
                 raise

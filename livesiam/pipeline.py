@@ -66,7 +66,8 @@ class Recognizer:
         """Detected faces of a frame, their aligned crops and their embeddings (one batched
         encoder call for all faces)."""
         faces = self.stages.detector.detect(frame.image, timestamp_ms=int(frame.time * 1000))
-        crops = align_faces(frame.image, faces, self.stages.embedder.input_size)
+        embedder = self.stages.embedder
+        crops = align_faces(frame.image, faces, embedder.input_size, embedder.layout)
         return faces, crops, self.stages.embedder.embed(crops)
 
     def process(self, frame: Frame) -> FrameResult:
@@ -113,16 +114,17 @@ class Recognizer:
         threshold, template policy and tracking; builds the stages unless given."""
         stages = stages or Stages.build(config, video=True)
         threshold = stages.embedder.manifest.threshold(config.match.threshold)
-        templates = [TargetTemplates(name, embeddings) for name, embeddings in targets.items()]
         manifest = stages.embedder.manifest
+        templates = [TargetTemplates(name, embeddings, offset=manifest.score_offset)
+                     for name, embeddings in targets.items()]
         learn = config.templates.learn_above
         if learn == "strict" and "strict" not in manifest.thresholds:
             learn_threshold = threshold  # weights without a strict threshold: the one in use
         else:
             learn_threshold = manifest.threshold(learn)
         updater = TemplateUpdater(config.templates, threshold, learn_threshold)
-        tracker = Tracker(config.track, threshold, len(templates),
-                          [t.name for t in templates]) if config.track.enabled else None
+        tracker = Tracker(config.track, threshold, len(templates), [t.name for t in templates],
+                          score_offset=manifest.score_offset) if config.track.enabled else None
         return cls(stages, templates, threshold, updater, tracker)
 
     def _learn(self, frame: int, face: Face, crop: np.ndarray, embedding: np.ndarray,

@@ -30,6 +30,7 @@ from typing import Callable
 import numpy as np
 
 from .config import TemplateOptions
+from .embed import calibrate
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +52,11 @@ class TargetTemplates:
     enrolled: np.ndarray
     learned: list[Exemplar] = field(default_factory=list)
     updates: list[dict] = field(default_factory=list)
-    floor: float = -1.0
-    """Similarity to the enrolled embeddings below which learned exemplars are ignored; the
+    floor: float = float("-inf")
+    """Score against the enrolled embeddings below which learned exemplars are ignored; the
     TemplateUpdater sets it to threshold - learned_reach when it learns."""
+    offset: float = 0.0
+    """The encoder's score offset (``embed.calibrate``)."""
 
     def __post_init__(self) -> None:
         # A private copy: the caller's array stays its own, writable and unchanged.
@@ -76,17 +79,17 @@ class TargetTemplates:
             self._stack = self.enrolled
 
     def score(self, embeddings: np.ndarray) -> np.ndarray:
-        """(n,) similarity of each embedding to its nearest template; learned exemplars count
+        """(n,) score of each embedding against its nearest template; learned exemplars count
         only for embeddings that score at least ``floor`` against the enrolled ones."""
-        nearest = (np.asarray(embeddings) @ self._stack.T).max(axis=1)
+        nearest = calibrate((np.asarray(embeddings) @ self._stack.T).max(axis=1), self.offset)
         if not self.learned:
             return nearest
         enrolled = self.enrolled_score(embeddings)
         return np.where(enrolled >= self.floor, nearest, enrolled)
 
     def enrolled_score(self, embeddings: np.ndarray) -> np.ndarray:
-        """(n,) similarity of each embedding to the nearest enrolled embedding."""
-        return (np.asarray(embeddings) @ self.enrolled.T).max(axis=1)
+        """(n,) score of each embedding against the nearest enrolled embedding."""
+        return calibrate((np.asarray(embeddings) @ self.enrolled.T).max(axis=1), self.offset)
 
 
 class TemplateUpdater:
@@ -119,7 +122,7 @@ class TemplateUpdater:
             return False
         # Certainty comes from the enrolment itself, or from a track that has matched it at
         # that level over time: a lookalike who merely passes the threshold has neither.
-        if max(anchored, evidence if evidence is not None else -1.0) < self.learn_threshold:
+        if max(anchored, evidence if evidence is not None else -np.inf) < self.learn_threshold:
             return False
         nearest = float(target.score(embedding[None])[0])
         if nearest > 1.0 - o.min_novelty:

@@ -19,6 +19,7 @@ import numpy as np
 
 from .config import TrackOptions
 from .detect import yaw
+from .embed import calibrate
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,8 @@ class Tracker:
     n_targets: int
     names: list[str] = field(default_factory=list)
     """Target names, for the events; indices are used where a name is missing."""
+    score_offset: float = 0.0
+    """The encoder's score offset (``embed.calibrate``): appearance is compared in scores."""
     tracks: list[Track] = field(default_factory=list)
     events: list[dict] = field(default_factory=list)
     """What happened to identities, in order: "labelled", "label_dropped", "label_moved",
@@ -130,9 +133,11 @@ class Tracker:
                 shift = np.hypot(box[0] + box[2] / 2 - px, box[1] + box[3] / 2 - py) / size
                 if overlap < o.min_iou and shift > o.max_shift:
                     continue
-                similarity = float(np.dot(track.appearance, embeddings[f]))
-                if similarity < o.min_link_similarity * weights[f]:
+                similarity = float(calibrate(float(np.dot(track.appearance, embeddings[f])),
+                                             self.score_offset))
+                if weights[f] > 0 and similarity < o.min_link_similarity * weights[f]:
                     continue
+                similarity = max(similarity, 0.0)
                 closeness = max(overlap, 1.0 - shift / max(o.max_shift, 1e-6))
                 out[t, f] = o.appearance_weight * similarity + \
                     (1 - o.appearance_weight) * closeness

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from livesiam.align import (REFERENCE_112, align_face, align_faces, reference_points,
+from livesiam.align import (DLIB_CHIP_150, REFERENCE_112, align_face, align_faces, reference_points,
                             similarity_transform, whole_image_crop)
 from livesiam.detect import Face
 from livesiam.images import load_image
@@ -85,6 +85,23 @@ def test_coinciding_keypoints_cannot_be_aligned() -> None:
 def test_reference_points_scale_with_the_crop_size() -> None:
     np.testing.assert_allclose(reference_points(112), REFERENCE_112)
     np.testing.assert_allclose(reference_points(224), REFERENCE_112 * 2)
+    np.testing.assert_allclose(reference_points(300, "dlib-chip"), DLIB_CHIP_150 * 2)
+
+
+def test_dlib_chip_layout_is_a_tighter_crop_of_the_same_face() -> None:
+    # dlib's chips show less around the face than ArcFace crops: the eyes lie further apart
+    # relative to the crop, and both layouts keep the face upright and centred.
+    arcface, chip = reference_points(1), reference_points(1, "dlib-chip")
+    assert chip[1, 0] - chip[0, 0] > arcface[1, 0] - arcface[0, 0]
+    for points in (arcface, chip):
+        assert abs(points[0, 1] - points[1, 1]) < 0.01
+        assert abs(points[:2, 0].mean() - 0.5) < 0.01
+        assert points[0, 1] < points[2, 1] < points[3, 1]
+
+
+def test_unknown_layout_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown face layout 'mtcnn'"):
+        reference_points(112, "mtcnn")
 
 
 @pytest.mark.parametrize("size", [112, 160])

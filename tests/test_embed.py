@@ -15,11 +15,11 @@ import pytest
 
 import livesiam.embed as embed_module
 from livesiam.config import EmbedOptions
-from livesiam.embed import DEFAULT_WEIGHTS, Embedder, load_manifest, weights_dir
+from livesiam.embed import DEFAULT_WEIGHTS, Embedder, calibrate, load_manifest, weights_dir
 from livesiam.errors import ModelError
 from livesiam.images import load_image
 
-SIZE = 112
+SIZE = load_manifest().input_size
 
 
 @pytest.fixture(scope="module")
@@ -29,11 +29,13 @@ def embedder() -> Embedder:
 
 @pytest.fixture(scope="module")
 def crops(shared_data: Path) -> np.ndarray:
-    """Five real 112x112 aligned face crops of three people."""
+    """Five real face crops of three people (Glint's 112x112 crops at the encoder's size)."""
+    import cv2
+
     glint = shared_data / "faces" / "glint"
     paths = [path for name, count in (("Barack_Obama", 2), ("Tom_Hanks", 2), ("Keanu_Reeves", 1))
              for path in sorted((glint / name).glob("*.jpg"))[:count]]
-    return np.stack([load_image(path) for path in paths])
+    return np.stack([cv2.resize(load_image(path), (SIZE, SIZE)) for path in paths])
 
 
 @pytest.fixture
@@ -85,7 +87,7 @@ def test_no_crops_give_no_rows(embedder: Embedder) -> None:
 @pytest.mark.parametrize("shape", [(SIZE, SIZE, 3), (1, 96, 96, 3), (1, SIZE, SIZE),
                                    (1, SIZE, SIZE, 4)])
 def test_crops_of_the_wrong_shape_are_refused(embedder: Embedder, shape: tuple) -> None:
-    with pytest.raises(ValueError, match=r"expected crops of shape \(n, 112, 112, 3\)"):
+    with pytest.raises(ValueError, match=rf"expected crops of shape \(n, {SIZE}, {SIZE}, 3\)"):
         embedder.embed(np.zeros(shape, np.uint8))
 
 
@@ -166,3 +168,42 @@ def test_weights_folder_comes_from_the_option_then_the_environment_then_the_defa
     monkeypatch.setenv("LIVESIAM_WEIGHTS", str(tmp_path))
     assert weights_dir() == tmp_path
     assert weights_dir(tmp_path / "other") == tmp_path / "other"
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("layout", "mtcnn", "unknown face layout 'mtcnn'"),
+    ("score_offset", 1.0, "score_offset must be a number in \\[0, 1\\)"),
+    ("score_offset", "0.5", "score_offset must be a number"),
+])
+def test_manifest_with_a_bad_layout_or_score_offset_is_a_model_error(
+        weights_copy: Path, key: str, value: object, message: str) -> None:
+    data = json.loads((weights_copy / "manifest.json").read_text())
+    data[key] = value
+    (weights_copy / "manifest.json").write_text(json.dumps(data))
+
+    with pytest.raises(ModelError, match=message):
+        load_manifest(weights_copy)
+
+
+def test_calibrated_scores_keep_the_order_of_cosines_and_put_identical_faces_at_1() -> None:
+    cosines = np.array([-1.0, 0.2, 0.8, 0.9, 1.0])
+
+    scores = calibrate(cosines, 0.8)
+
+    np.testing.assert_allclose(scores, [-9.0, -3.0, 0.0, 0.5, 1.0])
+    assert calibrate(0.3, 0.0) == 0.3
+
+
+def test_thresholds_are_checked_against_the_range_of_calibrated_scores(
+        weights_copy: Path) -> None:
+    data = json.loads((weights_copy / "manifest.json").read_text())
+    data["score_offset"] = 0.5
+    (weights_copy / "manifest.json").write_text(json.dumps(data))
+    manifest = load_manifest(weights_copy)
+
+    assert manifest.lowest_score == -3.0
+    assert manifest.threshold(-2.5) == -2.5
+    with pytest.raises(ModelError, match="outside -3..1"):
+        manifest.threshold(-3.5)
+    with pytest.raises(ModelError, match="outside -3..1"):
+        manifest.threshold(1.2)

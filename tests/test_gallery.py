@@ -25,6 +25,7 @@ class RecordingEmbedder:
     """Stands in for the encoder: remembers the crops it was given, returns fixed rows."""
 
     input_size = 112
+    layout = "arcface"
 
     def __init__(self, digest: str = "digest-a") -> None:
         self.manifest = SimpleNamespace(

@@ -56,7 +56,8 @@ def enrolment(stages, image: np.ndarray) -> np.ndarray:
     from livesiam.gallery import face_crop_from_image
 
     with FaceDetector(stages.detector.options) as detector:
-        crop = face_crop_from_image(image, detector, stages.embedder.input_size)
+        crop = face_crop_from_image(image, detector, stages.embedder.input_size,
+                                    layout=stages.embedder.layout)
     return stages.embedder.embed(crop[None])
 
 

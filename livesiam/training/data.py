@@ -159,12 +159,14 @@ def _pick_face(faces: list, image_shape: tuple[int, ...], pick: str):
 def build_faceset(root: str | Path, name: str, pick: str = "largest", size: int = 112,
                   identities: dict[str, list[Path]] | None = None,
                   detector_model: str = "short",
-                  files: list[tuple[str, Path]] | None = None) -> FaceSet:
+                  files: list[tuple[str, Path]] | None = None,
+                  layout: str = "arcface") -> FaceSet:
     """Detect, pick and align one face per image of a folder of identity folders.
 
     ``pick`` is "centre" (the face nearest the image centre, for centred sets such as LFW) or
     "largest". Images in which no face is found are used whole and marked in ``whole``;
-    unreadable images are reported and skipped. ``files`` ((identity, path) pairs under
+    unreadable images are reported and skipped; ``layout`` names the crop layout (see
+    ``align.LAYOUTS``). ``files`` ((identity, path) pairs under
     ``root``) replaces the scan of ``root`` when only some images are wanted.
     """
     from tqdm import tqdm
@@ -194,7 +196,7 @@ def build_faceset(root: str | Path, name: str, pick: str = "largest", size: int 
             faces = detector.detect(image)
             if faces:
                 face = _pick_face(faces, image.shape, pick)
-                crops.append(align_face(image, face, size))
+                crops.append(align_face(image, face, size, layout))
                 boxes.append(face.box)
                 whole.append(False)
             else:
@@ -215,14 +217,16 @@ def build_faceset(root: str | Path, name: str, pick: str = "largest", size: int 
 
 
 def cached_faceset(root: str | Path, name: str, cache_dir: str | Path, pick: str = "largest",
-                   size: int = 112, detector_model: str = "short") -> FaceSet:
+                   size: int = 112, detector_model: str = "short",
+                   layout: str = "arcface") -> FaceSet:
     """build_faceset, read from ``cache_dir`` when it was built before with the same settings."""
-    cache = Path(cache_dir) / f"faces-{name}-{pick}-{size}-{detector_model}-v{CACHE_VERSION}.npz"
+    shape = f"{size}" if layout == "arcface" else f"{size}-{layout}"
+    cache = Path(cache_dir) / f"faces-{name}-{pick}-{shape}-{detector_model}-v{CACHE_VERSION}.npz"
     if cache.is_file():
         data = np.load(cache, allow_pickle=False)
         return FaceSet(data["crops"], data["identities"], data["paths"], data["whole"],
                        data["boxes"], name)
-    faces = build_faceset(root, name, pick, size, detector_model=detector_model)
+    faces = build_faceset(root, name, pick, size, detector_model=detector_model, layout=layout)
     cache.parent.mkdir(parents=True, exist_ok=True)
     part = cache.with_name(cache.name + ".part.npz")
     np.savez(part, crops=faces.crops, identities=faces.identities, paths=faces.paths,

@@ -32,12 +32,14 @@ def read_pairs(path: str | Path, folds: list[int] | None = None) -> list:
     return pairs
 
 
-def _faces(root: Path, files: list[tuple[str, Path]], pick: str, size: int, name: str):
-    return build_faceset(root, name, pick, size, files=files)
+def _faces(root: Path, files: list[tuple[str, Path]], pick: str, size: int, name: str,
+           layout: str):
+    return build_faceset(root, name, pick, size, files=files, layout=layout)
 
 
 def pairs_faces(pairs_file: str | Path, root: str | Path, size: int,
-                folds: list[int] | None = None, pick: str = "centre"):
+                folds: list[int] | None = None, pick: str = "centre",
+                layout: str = "arcface"):
     """The pairs (of the chosen folds) and the aligned faces of every image they name."""
     root = Path(root)
     if not root.is_dir():
@@ -51,7 +53,7 @@ def pairs_faces(pairs_file: str | Path, root: str | Path, size: int,
     files = [(Path(n).parent.name, root / n) for n in names if n not in missing]
     if not files:
         raise DatasetError(f"no image of {pairs_file} exists under {root}")
-    return pairs, _faces(root, files, pick, size, "pairs")
+    return pairs, _faces(root, files, pick, size, "pairs", layout)
 
 
 def score_pairs(pairs: list, faces, embeddings: np.ndarray, out_dir: str | Path | None,
@@ -75,34 +77,42 @@ def score_pairs(pairs: list, faces, embeddings: np.ndarray, out_dir: str | Path 
 
 def evaluate_pairs(embedder, pairs_file: str | Path, root: str | Path, out_dir: str | Path,
                    folds: list[int] | None = None, pick: str = "centre") -> dict:
-    pairs, faces = pairs_faces(pairs_file, root, embedder.input_size, folds, pick)
+    pairs, faces = pairs_faces(pairs_file, root, embedder.input_size, folds, pick,
+                               embedder.layout)
     embeddings = embedder.embed_many(faces.crops)
-    return score_pairs(pairs, faces, embeddings, out_dir, Path(pairs_file).name)
+    return score_pairs(pairs, faces, embeddings, out_dir, Path(pairs_file).name,
+                       similarity=embedder.score)
 
 
 def evaluate_identities(embedder, root: str | Path, out_dir: str | Path,
                         pick: str = "largest") -> dict:
     root = Path(root)
-    faces = identity_faces(root, embedder.input_size, pick)
+    faces = identity_faces(root, embedder.input_size, pick, embedder.layout)
     embeddings = embedder.embed_many(faces.crops)
-    return score_identities(faces, embeddings, out_dir, root.name)
+    return score_identities(faces, embeddings, out_dir, root.name,
+                            offset=embedder.score_offset)
 
 
-def identity_faces(root: str | Path, size: int, pick: str = "largest"):
+def identity_faces(root: str | Path, size: int, pick: str = "largest",
+                   layout: str = "arcface"):
     root = Path(root)
     identities = scan_identities(root)
     files = [(ident, path) for ident, paths in identities.items() for path in paths]
-    faces = _faces(root, files, pick, size, root.name)
+    faces = _faces(root, files, pick, size, root.name, layout)
     if len(np.unique(faces.identities)) < 2:
         raise DatasetError(f"{root}: needs at least two identities")
     return faces
 
 
 def score_identities(faces, embeddings: np.ndarray, out_dir: str | Path | None,
-                     title: str = "", euclidean: bool = False) -> dict:
+                     title: str = "", euclidean: bool = False, offset: float = 0.0) -> dict:
     """metrics.json figures of every pair among ``faces`` (accuracy is None: there are no
     folds to choose a threshold on apart from the pairs it would judge)."""
+    from ..embed import calibrate
+
     scores, same = identity_scores(embeddings, faces.identities, euclidean=euclidean)
+    if not euclidean:
+        scores = calibrate(scores, offset)
     if not same.any():
         raise DatasetError(f"{title}: no identity has two images, so no same-person pair")
     metrics = evaluate_scores(scores, same, None, out_dir, title)
