@@ -8,8 +8,10 @@ import logging
 import numpy as np
 import pytest
 
+from livesiam.errors import ConfigError
 from livesiam.training.data import scan_identities
-from livesiam.training.train import DatasetSpec, TrainConfig, Trainer, load_training_faces
+from livesiam.training.train import (DatasetSpec, TrainConfig, Trainer, load_train_config,
+                                     load_training_faces)
 
 
 @pytest.fixture()
@@ -70,3 +72,45 @@ def test_a_resumed_run_continues_from_its_last_checkpoint(small_dataset, tmp_pat
     assert len(json.loads((out / "checkpoint.json").read_text())["history"]) == 2
     for a, b in zip(second.encoder.get_weights(), third.encoder.get_weights()):
         np.testing.assert_allclose(a, b)
+
+
+def test_frozen_layers_keep_their_weights_while_the_rest_trains(small_dataset, tmp_path):
+    config = config_for(small_dataset, tmp_path, 1)
+    config.frozen = ["conv1", "conv2"]
+    faces, _ = load_training_faces(config)
+    trainer = Trainer(config, tmp_path / "run")
+    before = {layer.name: [w.copy() for w in layer.get_weights()]
+              for layer in trainer.encoder.layers}
+
+    trainer.fit(faces, None, steps_per_epoch=3)
+
+    for layer in trainer.encoder.layers:
+        moved = any(not np.allclose(a, b) for a, b in zip(before[layer.name],
+                                                           layer.get_weights()))
+        if layer.name in ("conv1", "conv2"):
+            assert not moved, f"{layer.name} is frozen but changed"
+        elif layer.name in ("conv3", "projection"):
+            assert moved, f"{layer.name} did not train"
+
+
+def test_frozen_names_that_match_no_layer_are_a_config_error(small_dataset, tmp_path):
+    config = config_for(small_dataset, tmp_path, 1)
+    config.frozen = ["stem"]
+
+    with pytest.raises(ConfigError, match="no encoder layer is named after"):
+        Trainer(config, tmp_path / "run")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("teacher: online\n", "online teacher needs encoder dlib-resnet"),
+    ("teacher: remote\n", "teacher must be one of"),
+    ("norm: group\n", "norm must be one of"),
+    ("layout: mtcnn\n", "layout must be one of"),
+    ("encoder: dlib-resnet\n", "dlib-resnet reads 150x150 crops in the dlib-chip layout"),
+])
+def test_recipes_with_impossible_settings_are_refused_by_name(tmp_path, text, message):
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("datasets:\n  - {name: a, path: somewhere}\n" + text)
+
+    with pytest.raises(ConfigError, match=message):
+        load_train_config(recipe)

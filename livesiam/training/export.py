@@ -19,20 +19,24 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def to_tflite(encoder) -> bytes:
-    """The encoder as a float32 TFLite flatbuffer with a resizable batch dimension."""
+def to_tflite(encoder, float16: bool = False) -> bytes:
+    """The encoder as a TFLite flatbuffer with a resizable batch dimension; with ``float16``
+    its weights are stored in half precision (half the file) and computed in float32."""
     import contextlib
     import io
 
     import tensorflow as tf
 
     converter = tf.lite.TFLiteConverter.from_keras_model(encoder)
+    if float16:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
     # The converter prints the whole saved-model signature to stdout; keep the console clean.
     with contextlib.redirect_stdout(io.StringIO()):
         return converter.convert()
 
 
-def export_weights(encoder, out_dir: str | Path, manifest: dict) -> Path:
+def export_weights(encoder, out_dir: str | Path, manifest: dict, float16: bool = False) -> Path:
     """Write encoder.keras, encoder.tflite and manifest.json (with file digests) to out_dir."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -42,7 +46,7 @@ def export_weights(encoder, out_dir: str | Path, manifest: dict) -> Path:
     encoder.save(tmp)
     tmp.replace(keras_path)
     tmp = out / f".tmp-{TFLITE_FILE}"
-    tmp.write_bytes(to_tflite(encoder))
+    tmp.write_bytes(to_tflite(encoder, float16))
     tmp.replace(tflite_path)
 
     manifest = dict(manifest)

@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 OBJECTIVES = ("triplet", "contrastive", "pair")
 MINING = ("batch-hard", "semi-hard")
+TEACHERS = ("cached", "online")
+NORMS = ("batch", "frozen")
 
 
 @dataclass
@@ -41,8 +43,15 @@ class DatasetSpec:
 class TrainConfig:
     name: str = "encoder"
     encoder: str = "resnet"
+    """A name from ``models.ENCODERS``, or "dlib-resnet": the teacher's own network, read
+    from its weights file (see ``dlib_resnet``) and trained further."""
+    rank: int = 0
+    """For "dlib-resnet": split its 256-channel 3x3 convolutions into 3x1 and 1x3 ones through
+    this many channels (0 keeps them whole)."""
     input_size: int = 112
     embedding_dim: int = 128
+    layout: str = "arcface"
+    """Where the aligned crops put the eyes, nose and mouth (``align.LAYOUTS``)."""
     datasets: list[DatasetSpec] = field(default_factory=list)
     pairs_file: str = ""
     """LFW-format pairs file that assigns LFW identities to folds."""
@@ -57,10 +66,25 @@ class TrainConfig:
     """Triplet margin (Euclidean, on unit-length embeddings) or contrastive margin."""
     distill_weight: float = 1.0
     """Weight of the teacher-matching term; 0 trains without a teacher."""
+    teacher: str = "cached"
+    """"cached": face_recognition's embeddings of the original images, computed once;
+    "online": the teacher network run on every augmented batch (needs "dlib-resnet")."""
     relational_weight: float = 1.0
     """Weight of matching the teacher's pairwise similarities inside a batch."""
     metric_weight: float = 1.0
     """Weight of the Siamese objective."""
+    frozen: list[str] = field(default_factory=list)
+    """Prefixes of names of encoder layers that keep their initial weights."""
+    norm: str = "batch"
+    """"batch": batch normalisation learns from batch statistics; "frozen": it stays the
+    affine map it starts as (for an encoder initialised from a trained network)."""
+    float16_tflite: bool = False
+    """Store the TFLite weights in half precision (computation stays float32)."""
+    calibrate: bool = False
+    """Give the weights a score offset (``embed.calibrate``): the mean cosine similarity of
+    two different people among the training faces, so that strangers score about 0."""
+    evaluate_epochs: bool = False
+    """Measure the held-out LFW pairs after every epoch (recorded in the history)."""
     epochs: int = 30
     identities_per_batch: int = 16
     images_per_identity: int = 4
@@ -98,6 +122,22 @@ def load_train_config(path: str | Path) -> TrainConfig:
         raise ConfigError(f"{path}: mining must be one of {MINING}")
     if not config.datasets:
         raise ConfigError(f"{path}: the recipe names no dataset")
+    if config.teacher not in TEACHERS:
+        raise ConfigError(f"{path}: teacher must be one of {TEACHERS}")
+    if config.norm not in NORMS:
+        raise ConfigError(f"{path}: norm must be one of {NORMS}")
+    from ..align import LAYOUTS
+
+    if config.layout not in LAYOUTS:
+        raise ConfigError(f"{path}: layout must be one of {tuple(LAYOUTS)}")
+    if config.encoder == "dlib-resnet":
+        from .dlib_resnet import INPUT_SIZE
+
+        if config.input_size != INPUT_SIZE or config.layout != "dlib-chip":
+            raise ConfigError(f"{path}: encoder dlib-resnet reads {INPUT_SIZE}x{INPUT_SIZE} "
+                              f"crops in the dlib-chip layout")
+    elif config.teacher == "online":
+        raise ConfigError(f"{path}: the online teacher needs encoder dlib-resnet")
     return config
 
 
@@ -118,8 +158,8 @@ def load_training_faces(config: TrainConfig) -> tuple[FaceSet, np.ndarray | None
     sets, teachers = [], []
     for spec in config.datasets:
         faces = cached_faceset(spec.path, spec.name, config.cache_dir, spec.pick,
-                               config.input_size)
-        if config.distill_weight > 0:
+                               config.input_size, layout=config.layout)
+        if config.distill_weight > 0 and config.teacher == "cached":
             from .teacher import teacher_embeddings
 
             teachers.append(teacher_embeddings(faces, spec.path, config.cache_dir))
@@ -223,7 +263,23 @@ class Trainer:
         self.tf, self.keras, self.losses = tf, keras, losses
         keras.utils.set_random_seed(config.seed)
         shape = (config.input_size, config.input_size, 3)
-        self.encoder = build_encoder(config.encoder, shape, config.embedding_dim)
+        self.teacher = None
+        if config.encoder == "dlib-resnet":
+            from . import dlib_resnet
+
+            self.encoder = dlib_resnet.build_model(rank=config.rank)
+            if config.distill_weight > 0 and config.teacher == "online":
+                self.teacher = dlib_resnet.build_model()
+                self.teacher.trainable = False
+        else:
+            self.encoder = build_encoder(config.encoder, shape, config.embedding_dim)
+        frozen = 0
+        for layer in self.encoder.layers:
+            if any(layer.name.startswith(prefix) for prefix in config.frozen):
+                layer.trainable = False
+                frozen += 1
+        if config.frozen and not frozen:
+            raise ConfigError(f"no encoder layer is named after {config.frozen}")
         self.head = None
         if config.objective == "pair":
             self.head = keras.layers.Dense(1, activation="sigmoid", name="pair_head")
@@ -280,10 +336,14 @@ class Trainer:
     def _make_step(self):
         tf, c = self.tf, self.config
 
+        learn_norm = c.norm == "batch"
+
         @tf.function(reduce_retracing=True)
         def step(x, y, t):
+            if self.teacher is not None:
+                t = self.teacher(x, training=False)
             with tf.GradientTape() as tape:
-                e = self.encoder(x, training=True)
+                e = self.encoder(x, training=learn_norm)
                 metric = self._metric_loss(e, y)
                 loss = c.metric_weight * metric
                 distill = tf.constant(0.0)
@@ -377,9 +437,15 @@ class Trainer:
                 bar.set_postfix(loss=f"{totals[0] / n:.4f}", metric=f"{totals[1] / n:.4f}",
                                 distill=f"{totals[2] / n:.4f}")
             self.epoch += 1
-            self.history.append({"epoch": self.epoch, "loss": totals[0] / steps,
-                                 "metric": totals[1] / steps, "distill": totals[2] / steps,
-                                 "seconds": round(time.time() - started, 1)})
+            record = {"epoch": self.epoch, "loss": totals[0] / steps,
+                      "metric": totals[1] / steps, "distill": totals[2] / steps,
+                      "seconds": round(time.time() - started, 1)}
+            if c.evaluate_epochs:
+                pairs = holdout_evaluation(self.encoder, c)["pairs"]
+                record.update(holdout_accuracy=pairs["accuracy"], holdout_auc=pairs["auc"])
+                log.info("epoch %d: held-out LFW accuracy %.4f, AUC %.4f", self.epoch,
+                         pairs["accuracy"], pairs["auc"])
+            self.history.append(record)
             self.save_checkpoint(rng.bit_generator.state)
             log.info("epoch %d: loss %.4f (%.0f s)", self.epoch, totals[0] / steps,
                      time.time() - started)
@@ -394,24 +460,38 @@ def _embed_with(encoder, crops: np.ndarray, batch: int = 256) -> np.ndarray:
     return e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)
 
 
-def holdout_evaluation(encoder, config: TrainConfig, out_dir: Path | None = None) -> dict:
-    """Metrics on the LFW pairs of the held-out folds, and on every pair of their images."""
+def stranger_cosine(encoder, faces: FaceSet, seed: int = 0, sample: int = 2000) -> float:
+    """Mean cosine similarity of two different people's faces, over a sample of ``faces``."""
+    rng = np.random.default_rng(seed)
+    pick = np.sort(rng.permutation(len(faces))[:sample])
+    e = _embed_with(encoder, faces.crops[pick])
+    ids = faces.identities[pick]
+    scores = e @ e.T
+    different = ids[:, None] != ids[None, :]
+    return float(scores[different].mean())
+
+
+def holdout_evaluation(encoder, config: TrainConfig, out_dir: Path | None = None,
+                       offset: float = 0.0) -> dict:
+    """Metrics on the LFW pairs of the held-out folds, and on every pair of their images.
+    Scores are calibrated with ``offset`` (see ``embed.calibrate``)."""
+    from ..embed import calibrate
     from .data import read_lfw_pairs
     from .evaluate import evaluate_scores, identity_scores, pair_scores
 
     lfw = next(s for s in config.datasets if s.name == "lfw")
-    faces = cached_faceset(lfw.path, lfw.name, config.cache_dir, lfw.pick, config.input_size)
+    faces = cached_faceset(lfw.path, lfw.name, config.cache_dir, lfw.pick, config.input_size,
+                           layout=config.layout)
+    faces = faces.subset(np.isin(faces.identities, list(held_out_identities(config))))
     pairs = [p for p in read_lfw_pairs(config.pairs_file) if p[3] in config.holdout_folds]
     embeddings = _embed_with(encoder, faces.crops)
     by_path = dict(zip(faces.paths.astype(str), embeddings))
     scores, same, folds = pair_scores(by_path, pairs)
-    pairs_metrics = evaluate_scores(scores, same, folds, out_dir,
+    pairs_metrics = evaluate_scores(calibrate(scores, offset), same, folds, out_dir,
                                     f"LFW folds {config.holdout_folds}")
 
-    held = held_out_identities(config)
-    keep = np.isin(faces.identities, list(held))
-    id_scores, id_same = identity_scores(embeddings[keep], faces.identities[keep])
-    ident_metrics = evaluate_scores(id_scores, id_same, None)
+    id_scores, id_same = identity_scores(embeddings, faces.identities)
+    ident_metrics = evaluate_scores(calibrate(id_scores, offset), id_same, None)
     return {"pairs": pairs_metrics, "identities": ident_metrics,
             "no_face": int(faces.whole[np.isin(faces.paths, [p[0] for p in pairs] +
                                                 [p[1] for p in pairs])].sum())}
@@ -431,16 +511,23 @@ def run(config: TrainConfig, out_dir: str | Path, resume: bool = True,
     trainer.fit(faces, teacher, resume=resume)
     train_seconds = sum(h["seconds"] for h in trainer.history)
 
-    evaluation = holdout_evaluation(trainer.encoder, config, out)
+    offset = stranger_cosine(trainer.encoder, faces, config.seed) if config.calibrate else 0.0
+    evaluation = holdout_evaluation(trainer.encoder, config, out, offset)
     (out / "metrics.json").write_text(json.dumps(evaluation, indent=2))
     pairs = evaluation["pairs"]
     strict = evaluation["identities"]["threshold_at_far"]["0.001"]
+    score = "cosine similarity of the unit-length embeddings; higher means more alike"
+    if offset:
+        score = ("(cosine similarity - score_offset) / (1 - score_offset): 0 for the "
+                 "average two strangers, 1 for identical faces")
     manifest = {
-        "architecture": config.encoder,
+        "architecture": config.encoder + (f" (rank {config.rank})" if config.rank else ""),
         "input_size": config.input_size,
         "embedding_dim": config.embedding_dim,
+        "layout": config.layout,
         "input": "aligned RGB crop, pixel values 0..255 (the model rescales them itself)",
-        "score": "cosine similarity of the unit-length embeddings; higher means more alike",
+        "score": score,
+        "score_offset": round(float(offset), 6),
         "trained": datetime.date.today().isoformat(),
         "recipe": dataclasses.asdict(config),
         "training_images": int(len(faces)),
@@ -467,7 +554,16 @@ def run(config: TrainConfig, out_dir: str | Path, resume: bool = True,
             "value": strict,
             "chosen": "false-accept rate 1e-3 over every pair of the held-out LFW images "
                       "(for doors)"}
-    export_weights(trainer.encoder, export_to or out / "weights", manifest)
+    if config.encoder == "dlib-resnet":
+        manifest["initialised_from"] = (
+            "the dlib ResNet face embedder (dlib_face_recognition_resnet_model_v1.dat of "
+            "face_recognition_models, public domain), converted by livesiam.training."
+            "dlib_resnet" + (f"; its 256-channel 3x3 convolutions factorised to rank "
+                             f"{config.rank} by SVD" if config.rank else ""))
+    if config.float16_tflite:
+        manifest["tflite_weights"] = "float16 (computed in float32)"
+    export_weights(trainer.encoder, export_to or out / "weights", manifest,
+                   float16=config.float16_tflite)
     log.info("run finished in %.0f s: LFW held-out accuracy %.4f", time.time() - started,
              pairs["accuracy"])
     return manifest
