@@ -36,7 +36,8 @@ class DetectOptions:
 @dataclass
 class AlignOptions:
     size: int = 112
-    """Side of the square aligned crop, in pixels; must match the encoder's input size."""
+    """Side of the square aligned crop, in pixels; the encoder's manifest replaces it with the
+    input size the encoder was trained at (and names the crop layout)."""
 
 
 @dataclass
