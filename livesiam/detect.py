@@ -26,6 +26,8 @@ MODEL_FILES = {
     "full": "face_detection_full_range_sparse.tflite",
 }
 KEYPOINT_NAMES = ("right_eye", "left_eye", "nose_tip", "mouth", "right_ear", "left_ear")
+MAX_DETECT_SIDE = 8192
+"""Longest side, in pixels, of the image handed to the detector."""
 
 
 @dataclass(frozen=True)
@@ -135,8 +137,14 @@ class FaceDetector:
         short_side = min(height, width)
         if short_side < self.options.upscale_below_px:
             scale = self.options.upscale_below_px / short_side
-            frame = cv2.resize(frame, (round(width * scale), round(height * scale)),
-                               interpolation=cv2.INTER_CUBIC)
+        # MediaPipe's image warping aborts the process on sides beyond 32767 pixels, and the
+        # detector works at 128x128 anyway: a very wide strip or a panorama is never enlarged
+        # past MAX_DETECT_SIDE on its long side, and shrunk to it when larger.
+        scale = min(scale, MAX_DETECT_SIDE / max(height, width))
+        if scale != 1.0:
+            size = (max(1, round(width * scale)), max(1, round(height * scale)))
+            frame = cv2.resize(frame, size, interpolation=cv2.INTER_CUBIC if scale > 1
+                               else cv2.INTER_AREA)
         image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB,
                                data=np.ascontiguousarray(frame))
         if self.video:

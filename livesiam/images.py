@@ -6,6 +6,7 @@ EXIF orientation is honoured, and grey, palette, RGBA and 16-bit files all come 
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -59,11 +60,19 @@ def load_image(path: str | Path) -> np.ndarray:
         raise InputError(f"{path}: no such file")
     if path.is_dir():
         raise InputError(f"{path}: is a folder, not an image")
+    if not path.is_file():
+        raise InputError(f"{path}: not a regular file")
     try:
-        with Image.open(path) as image:
-            image.load()
-            image = ImageOps.exif_transpose(image)
-            rgb = to_rgb(image)
+        with warnings.catch_warnings():
+            # Pillow warns about images of 89 M pixels and refuses those over 178 M: the first
+            # are read as they are, the second are reported as too large.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image.load()
+                image = ImageOps.exif_transpose(image)
+                rgb = to_rgb(image)
+    except Image.DecompressionBombError as exc:
+        raise InputError(f"{path}: image is too large to read safely ({exc})") from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise InputError(f"{path}: not a readable image ({exc.__class__.__name__})") from exc
     if rgb.ndim != 3 or rgb.shape[0] < 2 or rgb.shape[1] < 2:

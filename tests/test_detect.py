@@ -73,6 +73,22 @@ def test_small_frame_is_enlarged_for_detection_but_boxes_stay_in_its_pixels(
     np.testing.assert_allclose(small.keypoints[:4], big.keypoints[:4] / 4, atol=4)
 
 
+def test_very_wide_images_are_searched_without_aborting_the_process(
+        detector: FaceDetector, stills: Path) -> None:
+    # Enlarging a 10-pixel strip to the detector's working size, or a panorama as it is, would
+    # exceed the 32767-pixel sides MediaPipe's image warping can take.
+    assert detector.detect(np.zeros((10, 1100, 3), np.uint8)) == []
+    face = load_image(stills / "obama.jpg")
+    panorama = np.concatenate([face, np.full((face.shape[0], 33000, 3), 128, np.uint8)],
+                              axis=1)
+
+    found = detector.detect(panorama)
+
+    # At the detector's 128-pixel working size this face is a few pixels wide: not finding it
+    # is expected, ending the process is not.
+    assert all(f.box[0] + f.box[2] <= panorama.shape[1] for f in found)
+
+
 def test_faces_smaller_than_min_face_px_are_dropped(stills: Path) -> None:
     image = load_image(stills / "obama.jpg")
 

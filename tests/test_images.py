@@ -180,3 +180,22 @@ def test_image_files_are_recognised_by_suffix_in_any_case(tmp_path: Path) -> Non
     assert is_image_file(tmp_path / "b.png")
     assert not is_image_file(tmp_path / "c.txt")
     assert not is_image_file(tmp_path / "absent.png")
+
+
+def test_a_named_pipe_is_refused_instead_of_read_forever(tmp_path) -> None:
+    import os
+
+    pipe = tmp_path / "camera.png"
+    os.mkfifo(pipe)
+
+    with pytest.raises(InputError, match="not a regular file"):
+        load_image(pipe)
+
+
+def test_an_image_too_large_to_decode_safely_is_an_input_error(tmp_path, monkeypatch) -> None:
+    path = tmp_path / "big.png"
+    Image.new("RGB", (100, 100)).save(path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 100x100 is over twice this
+
+    with pytest.raises(InputError, match="too large to read safely"):
+        load_image(path)

@@ -92,7 +92,7 @@ def plot_roc(scores: np.ndarray, same: np.ndarray, path: Path, metrics: dict,
                  label=f"same person ({int(same.sum())})")
     ax_hist.axvline(metrics["threshold"], color="k", ls="--", lw=1,
                     label=f"best-accuracy threshold {metrics['threshold']:.3f}")
-    ax_hist.set_xlabel("score (cosine similarity)")
+    ax_hist.set_xlabel("score (higher means more alike)")
     ax_hist.set_ylabel("density")
     ax_hist.legend(fontsize=8)
     if title:
