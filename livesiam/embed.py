@@ -108,20 +108,57 @@ def load_manifest(path: str | Path | None = None) -> Manifest:
         raise ModelError(f"{folder}: no manifest.json; point --weights at a folder of trained "
                          f"weights")
     try:
-        data = json.loads(file.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelError(f"{file}: unreadable manifest ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ModelError(f"{file}: a manifest is a JSON object")
+    _check_manifest(file, data)
+    return Manifest(folder, data)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_manifest(file: Path, data: dict) -> None:
+    """Refuse a manifest that would make the encoder misread faces or misjudge scores."""
+    from .align import LAYOUTS
+
     for key in ("input_size", "embedding_dim", "files"):
         if key not in data:
             raise ModelError(f"{file}: manifest lacks {key!r}")
-    from .align import LAYOUTS
-
-    if data.get("layout", "arcface") not in LAYOUTS:
-        raise ModelError(f"{file}: unknown face layout {data['layout']!r}")
+    for key in ("input_size", "embedding_dim"):
+        if not isinstance(data[key], int) or isinstance(data[key], bool) or data[key] < 1:
+            raise ModelError(f"{file}: {key} must be a positive whole number, got "
+                             f"{data[key]!r}")
+    layout = data.get("layout", "arcface")
+    if not isinstance(layout, str) or layout not in LAYOUTS:
+        raise ModelError(f"{file}: unknown face layout {layout!r}")
     offset = data.get("score_offset", 0.0)
-    if not isinstance(offset, (int, float)) or not 0.0 <= offset < 1.0:
+    if not _is_number(offset) or not 0.0 <= offset < 1.0:
         raise ModelError(f"{file}: score_offset must be a number in [0, 1), got {offset!r}")
-    return Manifest(folder, data)
+
+    # Weights made by `livesiam train` record their recipe: a layout or a score offset that
+    # went missing since would silently misalign faces or let strangers match.
+    recipe = data.get("recipe")
+    if isinstance(recipe, dict):
+        if recipe.get("layout", "arcface") != layout:
+            raise ModelError(f"{file}: layout {layout!r} disagrees with the recipe's "
+                             f"{recipe.get('layout', 'arcface')!r}")
+        if recipe.get("calibrate") and "score_offset" not in data:
+            raise ModelError(f"{file}: the recipe calibrated scores but the manifest has no "
+                             f"score_offset")
+
+    thresholds = data.get("thresholds", {})
+    if not isinstance(thresholds, dict):
+        raise ModelError(f"{file}: thresholds must map names to {{\"value\": number}}")
+    low = float(calibrate(-1.0, float(offset)))
+    for name, entry in thresholds.items():
+        value = entry.get("value") if isinstance(entry, dict) else None
+        if not _is_number(value) or not low <= value <= 1.0:
+            raise ModelError(f"{file}: threshold {name!r} must be a number in {low:g}..1, "
+                             f"got {value!r}")
 
 
 def _gpu_available() -> bool:
@@ -178,15 +215,32 @@ class Embedder:
     def _load_tflite(self) -> None:
         import tensorflow as tf
 
-        with warnings.catch_warnings():
-            # tf.lite.Interpreter announces its own deprecation; it still works and avoids a
-            # second runtime dependency.
-            warnings.simplefilter("ignore")
-            self._interpreter = tf.lite.Interpreter(
-                model_path=str(self._file("encoder.tflite")), num_threads=self.options.threads)
-        self._input = self._interpreter.get_input_details()[0]["index"]
-        self._output = self._interpreter.get_output_details()[0]["index"]
+        path = self._file("encoder.tflite")
+        try:
+            with warnings.catch_warnings():
+                # tf.lite.Interpreter announces its own deprecation; it still works and avoids
+                # a second runtime dependency.
+                warnings.simplefilter("ignore")
+                self._interpreter = tf.lite.Interpreter(model_path=str(path),
+                                                        num_threads=self.options.threads)
+        except (ValueError, RuntimeError) as exc:
+            raise ModelError(f"{path}: not a usable TFLite model ({str(exc).strip()})") from exc
+        inputs, outputs = (self._interpreter.get_input_details(),
+                           self._interpreter.get_output_details())
+        self._check_shapes(path, [int(v) for v in inputs[0]["shape"][1:]],
+                           [int(v) for v in outputs[0]["shape"][1:]])
+        self._input, self._output = inputs[0]["index"], outputs[0]["index"]
         self._resize(1)
+
+    def _check_shapes(self, path: Path, image: list, embedding: list) -> None:
+        """The model must read the crops and give the embeddings its manifest promises."""
+        size, dim = self.input_size, self.manifest.embedding_dim
+        if image != [size, size, 3]:
+            raise ModelError(f"{path} reads images of {image}, but its manifest says "
+                             f"input_size {size}")
+        if embedding != [dim]:
+            raise ModelError(f"{path} gives embeddings of {embedding}, but its manifest says "
+                             f"embedding_dim {dim}")
 
     def _resize(self, batch: int) -> None:
         if batch == self._batch:
@@ -201,7 +255,13 @@ class Embedder:
 
         from .training import losses, siamese  # noqa: F401  (registers custom layers)
 
-        self._model = keras.saving.load_model(self._file("encoder.keras"), compile=False)
+        path = self._file("encoder.keras")
+        try:
+            self._model = keras.saving.load_model(path, compile=False)
+        except (ValueError, OSError, TypeError) as exc:
+            raise ModelError(f"{path}: not a usable Keras model ({exc})") from exc
+        self._check_shapes(path, [int(v) if v else v for v in self._model.input_shape[1:]],
+                           [int(v) for v in self._model.output_shape[1:]])
 
     def embed(self, crops: np.ndarray) -> np.ndarray:
         """(n, size, size, 3) uint8 crops -> (n, dim) unit-length embeddings."""

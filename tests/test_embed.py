@@ -207,3 +207,64 @@ def test_thresholds_are_checked_against_the_range_of_calibrated_scores(
         manifest.threshold(-3.5)
     with pytest.raises(ModelError, match="outside -3..1"):
         manifest.threshold(1.2)
+
+
+@pytest.fixture
+def full_weights_copy(tmp_path: Path) -> Path:
+    folder = tmp_path / "weights"
+    shutil.copytree(DEFAULT_WEIGHTS, folder)
+    return folder
+
+
+def edit_manifest(folder: Path, change) -> None:
+    data = json.loads((folder / "manifest.json").read_text())
+    change(data)
+    (folder / "manifest.json").write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize("key, message", [
+    ("input_size", "reads images of \\[150, 150, 3\\], but its manifest says input_size 112"),
+    ("embedding_dim", "gives embeddings of \\[128\\], but its manifest says embedding_dim 112"),
+])
+def test_manifest_that_does_not_fit_the_model_is_a_model_error(
+        full_weights_copy: Path, key: str, message: str) -> None:
+    if load_manifest().input_size != 150:
+        pytest.skip("written for the shipped 150x150 encoder")
+    edit_manifest(full_weights_copy, lambda d: d.update({key: 112}))
+
+    with pytest.raises(ModelError, match=message):
+        Embedder(EmbedOptions(weights=str(full_weights_copy), device="cpu"))
+
+
+def test_corrupt_tflite_file_is_a_model_error(full_weights_copy: Path) -> None:
+    (full_weights_copy / "encoder.tflite").write_bytes(b"half a model")
+
+    with pytest.raises(ModelError, match="encoder.tflite: not a usable TFLite model"):
+        Embedder(EmbedOptions(weights=str(full_weights_copy), device="cpu"))
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d.pop("layout"), "layout 'arcface' disagrees with the recipe's"),
+    (lambda d: d.pop("score_offset"), "recipe calibrated scores but the manifest has no"),
+    (lambda d: d["thresholds"]["strict"].update(value=-30.0), "threshold 'strict' must be"),
+    (lambda d: d["thresholds"]["best"].update(value=float("nan")), "threshold 'best' must be"),
+    (lambda d: d.update(thresholds=["best"]), "thresholds must map names"),
+    (lambda d: d.update(input_size="150"), "input_size must be a positive whole number"),
+    (lambda d: d.update(layout=["arcface"]), "unknown face layout"),
+])
+def test_manifest_whose_scores_or_layout_cannot_be_trusted_is_a_model_error(
+        weights_copy: Path, change, message: str) -> None:
+    data = json.loads((weights_copy / "manifest.json").read_text())
+    if "recipe" not in data or not data["recipe"].get("calibrate"):
+        pytest.skip("written for weights trained with calibrated scores")
+    edit_manifest(weights_copy, change)
+
+    with pytest.raises(ModelError, match=message):
+        load_manifest(weights_copy)
+
+
+def test_manifest_that_is_not_utf8_is_a_model_error(tmp_path: Path) -> None:
+    (tmp_path / "manifest.json").write_bytes(b'{"input_size": "\xff"}')
+
+    with pytest.raises(ModelError, match="unreadable manifest"):
+        load_manifest(tmp_path)
