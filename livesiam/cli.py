@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from . import __version__
-from .errors import InputError, LiveSiamError
+from .errors import InputError, LiveSiamError, OutputError
 
 log = logging.getLogger("livesiam")
 
@@ -411,7 +411,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise InputError("give either --pairs FILE (with --root DIR) or --identities DIR")
     embedder = Embedder(config.embed)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"--out {out}: cannot create the folder ({exc.strerror or exc})") \
+            from exc
     if args.pairs:
         # LFW's pairs file sits in the folder its paths start from.
         args.root = args.root or str(Path(args.pairs).parent)
@@ -465,7 +469,11 @@ def cmd_evaluate_track(args: argparse.Namespace) -> int:
     if args.compare_updates:
         policies = ["none", default if default != "none" else "confident"]
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"--out {out}: cannot create the folder ({exc.strerror or exc})") \
+            from exc
 
     measured = {}
     for policy in policies:
@@ -512,8 +520,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .training.train import load_train_config, run
 
     config = load_train_config(args.config)
-    if args.epochs:
+    if args.epochs is not None:
+        if args.epochs < 1:
+            raise InputError(f"--epochs {args.epochs}: train at least one epoch")
         config.epochs = args.epochs
+    for folder in (args.out, args.export):
+        if folder and Path(folder).exists() and not Path(folder).is_dir():
+            raise OutputError(f"{folder}: exists and is not a folder")
     manifest = run(config, args.out, resume=not args.restart, export_to=args.export)
     pairs = manifest["evaluation"]["pairs"]
     print(f"trained {config.encoder} in {manifest['training_seconds'] / 60:.1f} min; held-out "

@@ -114,3 +114,123 @@ def test_recipes_with_impossible_settings_are_refused_by_name(tmp_path, text, me
 
     with pytest.raises(ConfigError, match=message):
         load_train_config(recipe)
+
+
+BASE_RECIPE = """\
+encoder: notebook
+input_size: 56
+datasets:
+  - {name: lfw, path: somewhere, pick: centre}
+pairs_file: PAIRS
+holdout_folds: [2]
+"""
+
+
+@pytest.mark.parametrize("extra, message", [
+    ("frozen: stem\n", "frozen must be a list of names"),
+    ("frozen: [1, 2]\n", "frozen must be a list of names"),
+    ("float16_tflite: 'false'\n", "float16_tflite must be true or false"),
+    ("rank: abc\n", "rank must be a whole number"),
+    ("rank: -3\n", "rank must be at least 0"),
+    ("epochs: ten\n", "epochs must be a whole number"),
+    ("epochs: -1\n", "epochs must be at least 1"),
+    ("identities_per_batch: 0\n", "identities_per_batch must be at least 2"),
+    ("learning_rate: .nan\n", "learning_rate must be a number"),
+    ("learning_rate: 0\n", "learning_rate must be above 0"),
+    ("encoder: dlib-resnet50\n", "encoder must be dlib-resnet or one of"),
+    ("augment: none\n", "augment must be a mapping"),
+    ("augment: {flipp: 0.5}\n", "unknown augment keys \\['flipp'\\]"),
+    ("augment: {blur: -1}\n", "augment.blur must be at least 0"),
+])
+def test_recipe_values_of_the_wrong_type_or_range_are_refused_by_name(tmp_path, extra, message):
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text("1 1\nA 1 2\nB 1 C 1\n")
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(BASE_RECIPE.replace("PAIRS", str(pairs)) + extra)
+
+    with pytest.raises(ConfigError, match=message):
+        load_train_config(recipe)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("datasets:\n  - {name: lfw, path: x}\n", "needs pairs_file and holdout_folds"),
+    ("datasets:\n  - {name: lfw, path: x}\npairs_file: nowhere.txt\nholdout_folds: [1]\n",
+     "pairs_file nowhere.txt: no such file"),
+    ("datasets:\n  - {name: lfw, pik: centre, path: x}\n", "each dataset is"),
+    ("datasets: [lfw]\n", "each dataset is"),
+    ("datasets: {name: lfw}\n", "datasets must be a list"),
+    ("- a list\n", "a recipe is a mapping"),
+    ("epochs: [1\n", "not valid YAML"),
+])
+def test_recipes_that_could_not_finish_a_run_are_refused_before_it_starts(tmp_path, text,
+                                                                         message):
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(text)
+
+    with pytest.raises(ConfigError, match=message):
+        load_train_config(recipe)
+
+
+def test_recipe_without_an_lfw_dataset_is_refused(tmp_path):
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text("1 1\nA 1 2\nB 1 C 1\n")
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(BASE_RECIPE.replace("PAIRS", str(pairs)).replace("name: lfw", "name: x"))
+
+    with pytest.raises(ConfigError, match="needs a dataset named lfw"):
+        load_train_config(recipe)
+
+
+def test_recipe_in_another_encoding_is_refused(tmp_path):
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_bytes("name: caf\u00e9\n".encode("latin-1"))
+
+    with pytest.raises(ConfigError, match="not a text file in UTF-8"):
+        load_train_config(recipe)
+
+
+def test_a_cache_of_faces_follows_its_folder_when_images_come_or_go(small_dataset, tmp_path,
+                                                                    caplog):
+    from livesiam.training.data import cached_faceset
+
+    cache = tmp_path / "cache"
+    first = cached_faceset(small_dataset, "tiny", cache, size=56)
+    assert len(first) == 32
+    again = cached_faceset(small_dataset, "tiny", cache, size=56)
+    np.testing.assert_array_equal(again.crops, first.crops)
+
+    extra = sorted((small_dataset / "s2").iterdir())[0]
+    (small_dataset / "s1" / "copy.png").symlink_to(extra.resolve())
+    with caplog.at_level(logging.WARNING):
+        grown = cached_faceset(small_dataset, "tiny", cache, size=56)
+    assert len(grown) == 33
+    assert "building it again" in caplog.text
+
+    other = tmp_path / "other"
+    (other / "p1").mkdir(parents=True)
+    (other / "p1" / "a.png").symlink_to(extra.resolve())
+    (other / "p1" / "b.png").symlink_to(extra.resolve())
+    assert len(cached_faceset(other, "tiny", cache, size=56)) == 2
+
+
+def test_csv_pairs_saved_by_a_spreadsheet_with_a_byte_order_mark_are_read(tmp_path):
+    from livesiam.training.data import read_csv_pairs
+
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_bytes("left,right,same\r\na/1.jpg,a/2.jpg,1\r\na/1.jpg,b/1.jpg,0\r\n"
+                      .encode("utf-8-sig"))
+
+    assert [p[:3] for p in read_csv_pairs(pairs)] == [("a/1.jpg", "a/2.jpg", True),
+                                                      ("a/1.jpg", "b/1.jpg", False)]
+
+
+@pytest.mark.parametrize("header", ["2 0", "0 3", "-1 2"])
+def test_lfw_pairs_header_without_positive_counts_is_an_input_error(tmp_path, header):
+    from livesiam.errors import InputError
+    from livesiam.training.data import read_lfw_pairs
+
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text(f"{header}\nAda 1 2\n")
+
+    with pytest.raises(InputError, match="two positive numbers"):
+        read_lfw_pairs(pairs)

@@ -102,8 +102,11 @@ def read_lfw_pairs(pairs_file: str | Path) -> list[tuple[str, str, bool, int]]:
         raise InputError(f"{path}: cannot read pairs file ({exc.strerror})") from exc
     try:
         n_folds, per_fold = int(lines[0][0]), int(lines[0][1])
+        if n_folds < 1 or per_fold < 1:
+            raise ValueError("folds and pairs must be positive")
     except (IndexError, ValueError) as exc:
-        raise InputError(f"{path}: first line must be '<folds> <pairs per half-fold>'") from exc
+        raise InputError(f"{path}: first line must be '<folds> <pairs per half-fold>', two "
+                         f"positive numbers") from exc
 
     def image(name: str, index: str) -> str:
         if not index.isdigit():
@@ -130,7 +133,8 @@ def read_csv_pairs(pairs_file: str | Path, folds: int = 10) -> list[tuple[str, s
     order, ``folds`` contiguous blocks of about equal size."""
     path = Path(pairs_file)
     try:
-        with path.open(newline="", encoding="utf-8") as fh:
+        # utf-8-sig: spreadsheets start their CSV files with a byte-order mark.
+        with path.open(newline="", encoding="utf-8-sig") as fh:
             rows = list(csv.DictReader(fh))
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not a text file in UTF-8") from exc
@@ -219,17 +223,30 @@ def build_faceset(root: str | Path, name: str, pick: str = "largest", size: int 
 def cached_faceset(root: str | Path, name: str, cache_dir: str | Path, pick: str = "largest",
                    size: int = 112, detector_model: str = "short",
                    layout: str = "arcface") -> FaceSet:
-    """build_faceset, read from ``cache_dir`` when it was built before with the same settings."""
+    """build_faceset, read from ``cache_dir`` when it was built before with the same settings
+    from the same folder holding the same image files; otherwise built again."""
     shape = f"{size}" if layout == "arcface" else f"{size}-{layout}"
     cache = Path(cache_dir) / f"faces-{name}-{pick}-{shape}-{detector_model}-v{CACHE_VERSION}.npz"
+    root = Path(root)
+    identities = scan_identities(root)
+    files = sorted(str(p.relative_to(root)) for paths in identities.values() for p in paths)
     if cache.is_file():
         data = np.load(cache, allow_pickle=False)
-        return FaceSet(data["crops"], data["identities"], data["paths"], data["whole"],
-                       data["boxes"], name)
-    faces = build_faceset(root, name, pick, size, detector_model=detector_model, layout=layout)
+        if "files" in data:
+            same = str(data["root"]) == str(root.resolve()) and list(data["files"]) == files
+        else:  # written before caches recorded their folder: its images must still be there
+            same = set(data["paths"].astype(str)) <= set(files)
+        if same:
+            return FaceSet(data["crops"], data["identities"], data["paths"], data["whole"],
+                           data["boxes"], name)
+        log.warning("%s was built from other images than %s now holds; building it again",
+                    cache, root)
+    faces = build_faceset(root, name, pick, size, identities=identities,
+                          detector_model=detector_model, layout=layout)
     cache.parent.mkdir(parents=True, exist_ok=True)
     part = cache.with_name(cache.name + ".part.npz")
     np.savez(part, crops=faces.crops, identities=faces.identities, paths=faces.paths,
-             whole=faces.whole, boxes=faces.boxes)
+             whole=faces.whole, boxes=faces.boxes, root=str(root.resolve()),
+             files=np.array(files))
     part.replace(cache)
     return faces

@@ -101,21 +101,76 @@ class TrainConfig:
         return self.identities_per_batch * self.images_per_identity + self.singletons_per_batch
 
 
+# Smallest value of each numeric recipe key (inclusive), and whether it must stay below 1.
+_LOWEST = {"rank": 0, "input_size": 8, "embedding_dim": 1, "margin": 0.0, "distill_weight": 0.0,
+           "relational_weight": 0.0, "metric_weight": 0.0, "epochs": 1,
+           "identities_per_batch": 2, "images_per_identity": 2, "singletons_per_batch": 0,
+           "weight_decay": 0.0, "warmup_epochs": 0.0, "seed": 0}
+_POSITIVE = {"learning_rate"}
+
+
+def _check_value(path: Path, key: str, kind: str, value: object) -> None:
+    """Refuse a recipe value of the wrong type or range, naming the key."""
+    def fail(what: str) -> None:
+        raise ConfigError(f"{path}: {key} must be {what}, got {value!r}")
+
+    if kind == "bool":
+        if not isinstance(value, bool):
+            fail("true or false")
+    elif kind in ("int", "float"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                (kind == "int" and not isinstance(value, int)) or not np.isfinite(value):
+            fail("a whole number" if kind == "int" else "a number")
+        if key in _LOWEST and value < _LOWEST[key]:
+            fail(f"at least {_LOWEST[key]}")
+        if key in _POSITIVE and value <= 0:
+            fail("above 0")
+    elif kind == "str":
+        if not isinstance(value, str):
+            fail("text")
+    elif kind in ("list[str]", "list[int]"):
+        item = str if kind == "list[str]" else int
+        if not isinstance(value, list) or not all(
+                isinstance(v, item) and not isinstance(v, bool) for v in value):
+            fail("a list of " + ("names" if item is str else "whole numbers"))
+
+
 def load_train_config(path: str | Path) -> TrainConfig:
     import yaml
 
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read recipe ({exc.strerror})") from exc
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
-    unknown = set(data) - known
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a text file in UTF-8") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from exc
+    data = {} if data is None else data
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a recipe is a mapping of keys to values")
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    unknown = set(data) - set(fields)
     if unknown:
-        raise ConfigError(f"{path}: unknown recipe keys {sorted(unknown)}")
-    datasets = [DatasetSpec(**d) for d in data.pop("datasets", [])]
-    augment = AugmentOptions(**data.pop("augment", {}))
-    config = TrainConfig(datasets=datasets, augment=augment, **data)
+        raise ConfigError(f"{path}: unknown recipe keys {sorted(map(str, unknown))}")
+    for key, value in data.items():
+        if key not in ("datasets", "augment"):
+            _check_value(path, key, str(fields[key].type), value)
+    datasets = [_dataset_spec(path, d) for d in _list_of(path, "datasets", data)]
+    augment = data.pop("augment", None) or {}
+    if not isinstance(augment, dict):
+        raise ConfigError(f"{path}: augment must be a mapping of option to value")
+    augment_keys = {f.name for f in dataclasses.fields(AugmentOptions)}
+    unknown = set(augment) - augment_keys
+    if unknown:
+        raise ConfigError(f"{path}: unknown augment keys {sorted(map(str, unknown))}")
+    for key, value in augment.items():
+        _check_value(path, f"augment.{key}", "float", value)
+        if value < 0:
+            raise ConfigError(f"{path}: augment.{key} must be at least 0, got {value!r}")
+    data.pop("datasets", None)
+    config = TrainConfig(datasets=datasets, augment=AugmentOptions(**augment), **data)
     if config.objective not in OBJECTIVES:
         raise ConfigError(f"{path}: objective must be one of {OBJECTIVES}")
     if config.mining not in MINING:
@@ -136,9 +191,47 @@ def load_train_config(path: str | Path) -> TrainConfig:
         if config.input_size != INPUT_SIZE or config.layout != "dlib-chip":
             raise ConfigError(f"{path}: encoder dlib-resnet reads {INPUT_SIZE}x{INPUT_SIZE} "
                               f"crops in the dlib-chip layout")
-    elif config.teacher == "online":
+        if config.embedding_dim != 128:
+            raise ConfigError(f"{path}: encoder dlib-resnet gives 128-d embeddings")
+    else:
+        from .models import ENCODERS
+
+        if config.encoder not in ENCODERS:
+            raise ConfigError(f"{path}: encoder must be dlib-resnet or one of "
+                              f"{tuple(ENCODERS)}, got {config.encoder!r}")
+    if config.teacher == "online" and config.encoder != "dlib-resnet":
         raise ConfigError(f"{path}: the online teacher needs encoder dlib-resnet")
+    # The run ends by measuring the encoder on held-out LFW people: check now what that needs,
+    # rather than after the training.
+    if not config.pairs_file or not config.holdout_folds:
+        raise ConfigError(f"{path}: the recipe needs pairs_file and holdout_folds (the LFW "
+                          f"folds that measure the encoder on people it never saw)")
+    if not Path(config.pairs_file).is_file():
+        raise ConfigError(f"{path}: pairs_file {config.pairs_file}: no such file")
+    if not any(spec.name == "lfw" for spec in config.datasets):
+        raise ConfigError(f"{path}: the recipe needs a dataset named lfw (the held-out folds' "
+                          f"images)")
     return config
+
+
+def _list_of(path: Path, key: str, data: dict) -> list:
+    value = data.get(key) or []
+    if not isinstance(value, list):
+        raise ConfigError(f"{path}: {key} must be a list")
+    return value
+
+
+def _dataset_spec(path: Path, entry: object) -> DatasetSpec:
+    if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or \
+            not isinstance(entry.get("path"), str) or set(entry) - {"name", "path", "pick"}:
+        raise ConfigError(f"{path}: each dataset is {{name: NAME, path: FOLDER, pick: "
+                          f"centre|largest}}, got {entry!r}")
+    if entry.get("pick", "largest") not in ("centre", "largest"):
+        raise ConfigError(f"{path}: dataset {entry['name']}: pick must be centre or largest")
+    names = entry["name"]
+    if not names or any(c in names for c in "/\\"):
+        raise ConfigError(f"{path}: dataset name {names!r} must be a plain non-empty name")
+    return DatasetSpec(**entry)
 
 
 # --- data -------------------------------------------------------------------------------------
