@@ -109,11 +109,8 @@ def test_frozen_names_that_match_no_layer_are_a_config_error(small_dataset, tmp_
     ("encoder: dlib-resnet\n", "dlib-resnet reads 150x150 crops in the dlib-chip layout"),
 ])
 def test_recipes_with_impossible_settings_are_refused_by_name(tmp_path, text, message):
-    recipe = tmp_path / "recipe.yaml"
-    recipe.write_text("datasets:\n  - {name: a, path: somewhere}\n" + text)
-
     with pytest.raises(ConfigError, match=message):
-        load_train_config(recipe)
+        load_train_config(recipe_file(tmp_path, "datasets:\n  - {name: a, path: x}\n" + text))
 
 
 BASE_RECIPE = """\
@@ -124,6 +121,15 @@ datasets:
 pairs_file: PAIRS
 holdout_folds: [2]
 """
+
+
+def recipe_file(tmp_path, text: str):
+    """A recipe file of ``text``; PAIRS in it becomes the path of a small LFW pairs file."""
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text("1 1\nA 1 2\nB 1 C 1\n")
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(text.replace("PAIRS", str(pairs)))
+    return recipe
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -143,13 +149,8 @@ holdout_folds: [2]
     ("augment: {blur: -1}\n", "augment.blur must be at least 0"),
 ])
 def test_recipe_values_of_the_wrong_type_or_range_are_refused_by_name(tmp_path, extra, message):
-    pairs = tmp_path / "pairs.txt"
-    pairs.write_text("1 1\nA 1 2\nB 1 C 1\n")
-    recipe = tmp_path / "recipe.yaml"
-    recipe.write_text(BASE_RECIPE.replace("PAIRS", str(pairs)) + extra)
-
     with pytest.raises(ConfigError, match=message):
-        load_train_config(recipe)
+        load_train_config(recipe_file(tmp_path, BASE_RECIPE + extra))
 
 
 @pytest.mark.parametrize("text, message", [
@@ -164,21 +165,15 @@ def test_recipe_values_of_the_wrong_type_or_range_are_refused_by_name(tmp_path, 
 ])
 def test_recipes_that_could_not_finish_a_run_are_refused_before_it_starts(tmp_path, text,
                                                                          message):
-    recipe = tmp_path / "recipe.yaml"
-    recipe.write_text(text)
-
     with pytest.raises(ConfigError, match=message):
-        load_train_config(recipe)
+        load_train_config(recipe_file(tmp_path, text))
 
 
 def test_recipe_without_an_lfw_dataset_is_refused(tmp_path):
-    pairs = tmp_path / "pairs.txt"
-    pairs.write_text("1 1\nA 1 2\nB 1 C 1\n")
-    recipe = tmp_path / "recipe.yaml"
-    recipe.write_text(BASE_RECIPE.replace("PAIRS", str(pairs)).replace("name: lfw", "name: x"))
+    text = BASE_RECIPE.replace("name: lfw", "name: x")
 
     with pytest.raises(ConfigError, match="needs a dataset named lfw"):
-        load_train_config(recipe)
+        load_train_config(recipe_file(tmp_path, text))
 
 
 def test_recipe_in_another_encoding_is_refused(tmp_path):
