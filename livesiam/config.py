@@ -103,6 +103,11 @@ class TrackOptions:
     max_missed: int = 15
     """Frames a track survives without a matching face (a missed detection, a hand across the
     face). Longer bridges longer gaps; shorter frees a lost target's label sooner."""
+    max_unvouched: int = 45
+    """Frames a label rides on faces that cannot speak for identity (the back of a head, a far
+    profile, a weak detection: see ``yaw_unreliable`` and ``confidence_unreliable``) before it
+    is dropped; a clear face earns it back. Longer keeps a name on a person who turns away;
+    shorter stops a name drifting onto whatever is detected where the target was."""
     min_iou: float = 0.05
     """Overlap with a track's predicted box below which a face is linked only if it is within
     ``max_shift``."""
@@ -239,6 +244,7 @@ RANGES = [
     ("detect", "upscale_below_px", 0, 4096), ("align", "size", 16, 1024),
     ("embed", "threads", 1, 256), ("templates", "max_exemplars", 0, 10_000),
     ("templates", "min_novelty", 0.0, 2.0), ("track", "max_missed", 0, 100_000),
+    ("track", "max_unvouched", 0, 100_000),
     ("track", "min_iou", 0.0, 1.0), ("track", "appearance_weight", 0.0, 1.0),
     ("track", "appearance_memory", 0.0, 1.0), ("track", "evidence_decay", 0.0, 1.0),
     ("track", "confirm_frames", 0, 100_000), ("track", "hindsight_frames", 0, 100_000),

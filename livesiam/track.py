@@ -58,6 +58,8 @@ class Track:
     first_frame: int
     last_frame: int
     velocity: tuple[float, float] = (0.0, 0.0)
+    last_reliable: int | None = None
+    """Last frame whose face could speak for identity (reliability at least 0.5)."""
     missed: int = 0
     hits: int = 1
     label: int | None = None
@@ -154,11 +156,19 @@ class Tracker:
 
     # --- identity -----------------------------------------------------------------------------
 
+    def _vouched(self, track: Track, frame: int) -> bool:
+        """Whether a face that can speak for identity joined the track in the last
+        ``max_unvouched`` frames. Faces that cannot (the back of a head, a far profile) neither
+        build nor erode evidence, so without this bound a label would ride on them forever."""
+        return track.last_reliable is not None and \
+            frame - track.last_reliable <= self.options.max_unvouched
+
     def _update_labels(self, frame: int) -> None:
         o = self.options
         keep_level = self.threshold - o.hysteresis
         for track in self.tracks:
-            if track.label is not None and track.evidence[track.label] < keep_level:
+            if track.label is not None and (track.evidence[track.label] < keep_level
+                                            or not self._vouched(track, frame)):
                 self._event("label_dropped", frame, track, track.label)
                 track.label = None
                 track.labelled_since = None
@@ -168,7 +178,8 @@ class Tracker:
             if holder is not None and holder.missed == 0:
                 continue
             candidates = [t for t in self.tracks
-                          if t.label is None and t.missed == 0 and self._qualifies(t, target)]
+                          if t.label is None and t.missed == 0
+                          and self._qualifies(t, target, frame)]
             if not candidates:
                 continue
             # A holder that has gone unseen gives the name up to a visible track that has
@@ -183,9 +194,9 @@ class Tracker:
             best.labelled_since = frame
             self._event("labelled", frame, best, target)
 
-    def _qualifies(self, track: Track, target: int) -> bool:
+    def _qualifies(self, track: Track, target: int, frame: int) -> bool:
         o = self.options
-        if track.evidence[target] < self.threshold:
+        if track.evidence[target] < self.threshold or not self._vouched(track, frame):
             return False
         others = np.delete(track.evidence, target)
         if len(others) and others.max() > track.evidence[target]:
@@ -241,6 +252,7 @@ class Tracker:
             if weights[f] >= 0.5:
                 above = scores[f] >= self.threshold
                 track.streak = np.where(above, track.streak + 1, 0)
+                track.last_reliable = frame
             track.missed = 0
             track.hits += 1
             track.last_frame = frame
@@ -257,7 +269,8 @@ class Tracker:
             evidence = row.astype(np.float64) * weights[f]
             streak = ((row >= self.threshold) & (weights[f] >= 0.5)).astype(int)
             track = Track(self._next_id, tuple(float(v) for v in boxes[f]),
-                          embeddings[f].copy(), evidence, streak, frame, frame)
+                          embeddings[f].copy(), evidence, streak, frame, frame,
+                          last_reliable=frame if weights[f] >= 0.5 else None)
             self._next_id += 1
             self.tracks.append(track)
             assigned[f] = track

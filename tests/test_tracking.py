@@ -217,3 +217,25 @@ def test_hindsight_names_earlier_frames_of_a_labelled_track_but_not_someone_else
     out += smoother.flush()
     labels = [r.faces[0].label for r, _ in out]
     assert labels == [None, TARGET, TARGET, TARGET, TARGET]
+
+
+def test_a_label_rides_on_faces_that_say_nothing_of_identity_for_a_bounded_time():
+    from livesiam.config import TrackOptions
+
+    options = TrackOptions(max_unvouched=5, hindsight_frames=0)
+    tracker = Tracker(options, threshold=0.5, n_targets=1, names=["ada"])
+    image = np.full((120, 160, 3), 90, np.uint8)
+    box, embedding = [(40, 30, 40, 40)], np.array([[1.0, 0.0]], np.float32)
+
+    def step(frame: int, score: float, weight: float):
+        (face,) = tracker.update(frame, image, box, embedding, np.array([[score]]),
+                                 np.array([weight]))
+        return face.label
+
+    assert [step(f, 0.9, 1.0) for f in range(3)][-1] == 0
+    # The back of her head: detected where she was, no identity in it, score near 0.
+    carried = [step(f, 0.05, 0.0) for f in range(3, 13)]
+    assert carried == [0] * 5 + [None] * 5
+    assert [e["event"] for e in tracker.events] == ["labelled", "label_dropped"]
+    # Her face again: the label is earned back at once by evidence that never eroded.
+    assert step(13, 0.9, 1.0) == 0

@@ -50,9 +50,6 @@ def test_otb_girl_labels_are_precise_and_updating_raises_recall(girl_run):
     assert adaptive["recall"] > fixed["recall"]
 
 
-@pytest.mark.xfail(strict=True, reason="Limitation: with updating, her label rides longer on "
-                   "detections of the back of her head, two of which overlap her head box by an "
-                   "IoU under 0.3, so precision is 0.978 against 0.982 without")
 def test_otb_girl_updating_keeps_precision(girl_run):
     report, _, _ = girl_run
     adaptive, fixed = report["policies"]["confident"], report["policies"]["none"]
