@@ -35,7 +35,7 @@ class FaceResult:
 
     def to_json(self) -> dict:
         return {"box": [int(v) for v in self.box], "track": self.track, "label": self.label,
-                "score": round(float(self.score), 4)}
+                "score": round(float(self.score), 4), "best": self.best}
 
 
 @dataclass

@@ -22,7 +22,7 @@ from livesiam.gallery import load_gallery
 
 LIVESIAM = Path(sys.executable).with_name("livesiam")
 EXIT_ERROR = 2
-FACE_KEYS = {"box", "track", "label", "score"}
+FACE_KEYS = {"box", "track", "label", "score", "best"}
 
 
 def livesiam(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -253,6 +253,7 @@ def test_frame_lines_count_from_zero_at_the_folder_frame_rate(analysis: Analysis
         assert x >= 0 and y >= 0 and w > 0 and h > 0
         assert isinstance(face["score"], float)
         assert face["track"] is None or isinstance(face["track"], int)
+        assert face["best"] is not None and face["label"] in (None, face["best"])
 
 
 def test_the_enrolment_photo_itself_is_recognised(analysis: Analysis) -> None:

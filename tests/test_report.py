@@ -88,7 +88,7 @@ def test_writer_produces_lines_video_and_summary(tmp_path: Path) -> None:
     first = json.loads(lines[0])
     assert set(first) == {"frame", "time", "faces"}
     assert first["frame"] == 0 and first["time"] == 0.0
-    assert set(first["faces"][0]) == {"box", "track", "label", "score"}
+    assert set(first["faces"][0]) == {"box", "track", "label", "score", "best"}
     assert first["faces"][0]["label"] == "ada" and first["faces"][1]["label"] == "grace"
     assert " " not in lines[3], "lines are compact"
 
