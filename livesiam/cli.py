@@ -161,6 +161,17 @@ def _recognizer(args: argparse.Namespace, config, video: bool):
 
 # --- commands ---------------------------------------------------------------------------------
 
+def _output_folder(path: str) -> Path:
+    """The --out folder, created if needed; an output error when it cannot be."""
+    out = Path(path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"--out {out}: cannot create the folder ({exc.strerror or exc})") \
+            from exc
+    return out
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from .detect import FaceDetector
     from .embed import Embedder
@@ -410,12 +421,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if bool(args.pairs) == bool(args.identities):
         raise InputError("give either --pairs FILE (with --root DIR) or --identities DIR")
     embedder = Embedder(config.embed)
-    out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"--out {out}: cannot create the folder ({exc.strerror or exc})") \
-            from exc
+    out = _output_folder(args.out)
     if args.pairs:
         # LFW's pairs file sits in the folder its paths start from.
         args.root = args.root or str(Path(args.pairs).parent)
@@ -468,12 +474,7 @@ def cmd_evaluate_track(args: argparse.Namespace) -> int:
     policies = [default]
     if args.compare_updates:
         policies = ["none", default if default != "none" else "confident"]
-    out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"--out {out}: cannot create the folder ({exc.strerror or exc})") \
-            from exc
+    out = _output_folder(args.out)
 
     measured = {}
     for policy in policies:
