@@ -156,17 +156,15 @@ def low_rank_kernels(kernel: np.ndarray, rank: int) -> tuple[np.ndarray, np.ndar
     return first.astype(np.float32), second.astype(np.float32)
 
 
-def build_model(path: str | Path | None = None, rank: int = 0,
-                centre: np.ndarray | None = None):
+def build_model(path: str | Path | None = None, rank: int = 0):
     """The dlib network as a Keras model: 150x150 RGB 0..255 in, unit-length 128-d out.
 
     Each frozen dlib affine layer becomes a BatchNormalization with mean 0 and variance 1
     (its epsilon folded into the scale, so the copy is exact); train it with ``training=False``
     so it stays an affine map. With ``rank``, every 3x3 convolution from 256 to 256 channels
     (four fifths of the weights) becomes a 3x1 and a 1x3 convolution through ``rank`` channels,
-    initialised from the kernel's singular value decomposition. ``centre``, a 128-d vector
-    subtracted before the normalisation, removes the large component all of dlib's embeddings
-    share, so that strangers score near 0 rather than near 0.8.
+    initialised from the kernel's singular value decomposition. The projection gains a bias,
+    zero at first, that training may use.
     """
     import keras
     from keras import layers
@@ -244,22 +242,7 @@ def build_model(path: str | Path | None = None, rank: int = 0,
     x = layers.GlobalAveragePooling2D(name="pool")(x)
     dense = layers.Dense(projection.shape[1], name="projection")
     x = dense(x)
-    bias = np.zeros(projection.shape[1], np.float32) if centre is None else -np.asarray(
-        centre, np.float32)
-    dense.set_weights([projection, bias])
+    dense.set_weights([projection, np.zeros(projection.shape[1], np.float32)])
     embedding = layers.UnitNormalization(name="embedding")(x)
     return keras.Model(inputs, embedding, name="dlib_resnet" + (f"_rank{rank}" if rank else ""))
-
-
-def raw_mean(model, crops: np.ndarray, batch: int = 64) -> np.ndarray:
-    """Mean of the projection's output (before centring and normalisation) over ``crops``."""
-    import keras
-
-    head = keras.Model(model.input, model.get_layer("projection").output)
-    bias = model.get_layer("projection").get_weights()[1]
-    total = np.zeros(head.output.shape[-1], np.float64)
-    for i in range(0, len(crops), batch):
-        out = np.asarray(head(crops[i:i + batch].astype(np.float32), training=False))
-        total += (out - bias).sum(axis=0)
-    return (total / max(1, len(crops))).astype(np.float32)
 
