@@ -79,6 +79,17 @@ def _stem(inputs):
     return layers.ReLU(name="stem_relu")(x)
 
 
+def _trunk(input_shape: tuple[int, int, int], stages: tuple, block: Callable):
+    """The input, the stem and the stages of (channels, blocks) built of ``block``, each stage
+    starting with stride 2; returns the input and the last feature map."""
+    inputs = keras.Input(shape=_check_input_shape(input_shape), name="image")
+    x = _stem(inputs)
+    for stage, (filters, blocks) in enumerate(stages, start=1):
+        for index in range(blocks):
+            x = block(x, filters, 2 if index == 0 else 1, f"stage{stage}_{index}")
+    return inputs, x
+
+
 def _conv_bn(x, filters: int, name: str, stride: int = 1, activate: bool = True):
     """1x1 convolution + batch normalisation (+ ReLU)."""
     x = layers.Conv2D(filters, 1, strides=stride, use_bias=False, name=name)(x)
@@ -124,13 +135,7 @@ def resnet_small_encoder(input_shape: tuple[int, int, int],
     projection, batch normalisation and L2 normalisation give the embedding. About 1.0 M
     parameters.
     """
-    input_shape = _check_input_shape(input_shape)
-
-    inputs = keras.Input(shape=input_shape, name="image")
-    x = _stem(inputs)
-    for stage, (filters, blocks) in enumerate(RESNET_SMALL_STAGES, start=1):
-        for block in range(blocks):
-            x = _residual_block(x, filters, 2 if block == 0 else 1, f"stage{stage}_{block}")
+    inputs, x = _trunk(input_shape, RESNET_SMALL_STAGES, _residual_block)
 
     x = _conv_bn(x, RESNET_SMALL_HEAD_CHANNELS, "head")
     x = layers.DepthwiseConv2D(tuple(x.shape[1:3]), use_bias=False, name="global_dw")(x)
@@ -180,13 +185,7 @@ def resnet_encoder(input_shape: tuple[int, int, int], embedding_dim: int = 128) 
     projection (most of the 2.1 M parameters). Dropout, a bias-free linear projection and L2
     normalisation give the embedding.
     """
-    input_shape = _check_input_shape(input_shape)
-
-    inputs = keras.Input(shape=input_shape, name="image")
-    x = _stem(inputs)
-    for stage, (filters, blocks) in enumerate(RESNET_STAGES, start=1):
-        for block in range(blocks):
-            x = _basic_block(x, filters, 2 if block == 0 else 1, f"stage{stage}_{block}")
+    inputs, x = _trunk(input_shape, RESNET_STAGES, _basic_block)
 
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dropout(0.2, name="dropout")(x)
