@@ -68,7 +68,7 @@ class Recognizer:
         faces = self.stages.detector.detect(frame.image, timestamp_ms=int(frame.time * 1000))
         embedder = self.stages.embedder
         crops = align_faces(frame.image, faces, embedder.input_size, embedder.layout)
-        return faces, crops, self.stages.embedder.embed(crops)
+        return faces, crops, embedder.embed(crops)
 
     def process(self, frame: Frame) -> FrameResult:
         faces, crops, embeddings = self.faces(frame)

@@ -81,10 +81,12 @@ class TargetTemplates:
     def score(self, embeddings: np.ndarray) -> np.ndarray:
         """(n,) score of each embedding against its nearest template; learned exemplars count
         only for embeddings that score at least ``floor`` against the enrolled ones."""
-        nearest = calibrate((np.asarray(embeddings) @ self._stack.T).max(axis=1), self.offset)
+        # One product against every template; the enrolled ones come first in the stack.
+        similarities = calibrate(np.asarray(embeddings) @ self._stack.T, self.offset)
+        nearest = similarities.max(axis=1)
         if not self.learned:
             return nearest
-        enrolled = self.enrolled_score(embeddings)
+        enrolled = similarities[:, :len(self.enrolled)].max(axis=1)
         return np.where(enrolled >= self.floor, nearest, enrolled)
 
     def enrolled_score(self, embeddings: np.ndarray) -> np.ndarray:
